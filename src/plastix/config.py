@@ -1,0 +1,192 @@
+"""The training configuration: a frozen, typed dataclass parsed by tyro, validated before compute.
+
+Every field has a docstring (shown by ``plastix train --help``). :meth:`TrainConfig.validate`
+turns a config that cannot run into a :class:`ConfigError` naming the field and the allowed
+values, so bad input fails before any compilation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from typing import Any
+
+from plastix.nets import ACTIVATIONS, HIDDEN_UNITS, OUTPUTS
+from plastix.optim import OPTIMIZERS
+from plastix.random import SAMPLERS
+from plastix.rules import BASELINES, RULES
+from plastix.tasks import TASKS, address_bits
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; ``field`` names the offending option."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"--{field.replace('_', '-')}: {message}")
+        self.field = field
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Train a network with a learning rule on a one-step task, for several seeds at once."""
+
+    task: str = "multiplexer"
+    """Task: multiplexer | regression (see `plastix list`)."""
+    bits: int = 20
+    """Multiplexer inputs, of the form k + 2^k: 6, 11, 20, 37."""
+    dim: int = 8
+    """Regression input dimension."""
+    rule: str = "reinforce"
+    """Learning rule: reinforce | backprop (see `plastix list`)."""
+    hidden: tuple[int, ...] = (64, 32)
+    """Hidden layer widths, bottom to top."""
+    unit: str = "bernoulli"
+    """Hidden units of stochastic networks: bernoulli ({0,1}) | bernoulli_pm1 (±1) | gaussian."""
+    activation: str = "tanh"
+    """Hidden activation of the deterministic network (backprop): tanh | relu | sigmoid | softplus."""
+    output: str = ""
+    """Output layer: bernoulli | softmax | gaussian; empty = the task's default."""
+    tau: tuple[float, ...] = (1.0,)
+    """Temperature of Bernoulli/softmax units: one value, or one per layer (hidden..., output)."""
+    sigma2: float = 1.0
+    """Variance of Gaussian units."""
+    optimizer: str = "adam"
+    """Optimizer: adam | sgd."""
+    lr: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
+    """Learning rate: one value, or one per layer (hidden..., output), as in the reference configs."""
+    adam_b1: float = 0.9
+    """Adam β1 (reference 0.9)."""
+    adam_b2: float = 0.999
+    """Adam β2 (reference 0.999)."""
+    adam_eps: float = 1e-8
+    """Adam ε (reference 1e-8)."""
+    reference_adam: bool = False
+    """Reproduce the reference Adam's quirk (bias correction dropped after 1000 updates)."""
+    baseline: str = "none"
+    """Reward baseline: none (reference) | ema (running mean) | critic (learned b(x))."""
+    batch: int = 1
+    """Samples per update."""
+    steps: int = 100_000
+    """Number of updates (samples = steps × batch)."""
+    seeds: int = 1
+    """Number of seeds, run as one vmapped computation."""
+    seed: int = 0
+    """Base seed; seed s of the run uses key split(key(seed), seeds)[s]."""
+    sampler: str = "hash"
+    """Random-number sampler: hash (fast counter-based) | jax (JAX's threefry)."""
+    log_every: int = 0
+    """Updates averaged into one metrics row; 0 = about 1000 rows per run."""
+    name: str = ""
+    """Run name (directory under --out); empty = derived from task, rule and seeds."""
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return len(self.hidden) + 1
+
+    @property
+    def layer_lrs(self) -> tuple[float, ...]:
+        return self.lr * self.n_layers if len(self.lr) == 1 else self.lr
+
+    @property
+    def layer_taus(self) -> tuple[float, ...]:
+        return self.tau * self.n_layers if len(self.tau) == 1 else self.tau
+
+    @property
+    def log_interval(self) -> int:
+        if self.log_every:
+            return self.log_every
+        lo = math.ceil(self.steps / 1000)  # the smallest divisor of steps giving ≤ 1000 rows
+        return next(d for d in range(lo, self.steps + 1) if self.steps % d == 0)
+
+    @property
+    def n_logs(self) -> int:
+        return self.steps // self.log_interval
+
+    @property
+    def task_name(self) -> str:
+        return f"multiplexer{self.bits}" if self.task == "multiplexer" else f"{self.task}{self.dim}"
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.task_name}-{self.rule}-b{self.batch}-seed{self.seed}x{self.seeds}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A short hash of everything that changes the numbers (``name`` excluded)."""
+        d = self.to_dict()
+        d.pop("name")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - fields
+        if unknown:
+            raise ConfigError(sorted(unknown)[0], f"unknown option; allowed: {', '.join(sorted(fields))}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**d)
+
+    # ---- validation -----------------------------------------------------------------------
+    def validate(self) -> "TrainConfig":
+        """Raises :class:`ConfigError` if the config cannot run; returns ``self`` otherwise."""
+        _choice("task", self.task, TASKS)
+        _choice("rule", self.rule, RULES)
+        _choice("unit", self.unit, HIDDEN_UNITS)
+        _choice("activation", self.activation, ACTIVATIONS)
+        if self.output:
+            _choice("output", self.output, OUTPUTS)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("baseline", self.baseline, BASELINES)
+        _choice("sampler", self.sampler, SAMPLERS)
+        if self.task == "multiplexer":
+            try:
+                address_bits(self.bits)
+            except ValueError as e:
+                raise ConfigError("bits", str(e)) from None
+            if self.output == "gaussian":
+                raise ConfigError("output", "the multiplexer needs a binary action; allowed: bernoulli, softmax")
+        if self.task == "regression" and self.output and self.output != "gaussian":
+            raise ConfigError("output", "regression needs a real action; allowed: gaussian")
+        _positive("dim", self.dim)
+        if any(w <= 0 for w in self.hidden):
+            raise ConfigError("hidden", f"widths must be ≥ 1, got {list(self.hidden)}")
+        for name, n in (("lr", len(self.lr)), ("tau", len(self.tau))):
+            if n not in (1, self.n_layers):
+                raise ConfigError(name, f"give 1 value or {self.n_layers} (one per layer), got {n}")
+        if any(not (v >= 0 and math.isfinite(v)) for v in self.lr):
+            raise ConfigError("lr", f"learning rates must be finite and ≥ 0, got {list(self.lr)}")
+        if any(not (v > 0 and math.isfinite(v)) for v in self.tau):
+            raise ConfigError("tau", f"temperatures must be finite and > 0, got {list(self.tau)}")
+        for name in ("sigma2", "adam_eps"):
+            if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
+                raise ConfigError(name, f"must be finite and > 0, got {getattr(self, name)}")
+        for name in ("adam_b1", "adam_b2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(name, f"must be in [0, 1), got {getattr(self, name)}")
+        _positive("batch", self.batch)
+        _positive("steps", self.steps)
+        _positive("seeds", self.seeds)
+        if self.seed < 0:
+            raise ConfigError("seed", f"must be ≥ 0, got {self.seed}")
+        if self.log_every < 0:
+            raise ConfigError("log_every", f"must be ≥ 0 (0 = automatic), got {self.log_every}")
+        if self.log_every and self.steps % self.log_every:
+            raise ConfigError("log_every", f"must divide steps ({self.steps}), got {self.log_every}")
+        if self.name and ("/" in self.name or self.name.startswith(".")):
+            raise ConfigError("name", f"must be a plain directory name, got {self.name!r}")
+        return self
+
+
+def _choice(field: str, value: str, allowed) -> None:
+    if value not in allowed:
+        raise ConfigError(field, f"unknown value {value!r}; allowed: {', '.join(allowed)}")
+
+
+def _positive(field: str, value: int) -> None:
+    if value < 1:
+        raise ConfigError(field, f"must be ≥ 1, got {value}")

@@ -1,0 +1,68 @@
+"""Named, documented configurations: ``plastix run NAME``.
+
+Each entry names its paper, the figure or table it reproduces (where one exists) and the number
+it should reach. ``EXPERIMENTS`` drives ``plastix list`` and ``plastix run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+from plastix.config import TrainConfig
+
+
+class Experiment(NamedTuple):
+    config: TrainConfig
+    description: str
+    paper: str  # source of the configuration
+    reference: str  # the number to reach, or why there is none
+
+
+# The WM reference multiplexer config (spec team_rules.md §11.2 `mp`), rule routing replaced.
+_WM_MP20 = TrainConfig(task="multiplexer", bits=20, hidden=(64, 32), lr=(1e-2, 1e-3, 1e-4), batch=1,
+                       steps=800_000, seeds=10, log_every=800)
+# The demo budget: 11-bit multiplexer, batch 32, 40k updates (1.28M samples) — [choice].
+_DEMO11 = TrainConfig(task="multiplexer", bits=11, hidden=(64, 32), lr=(3e-2, 3e-3, 3e-4), batch=32,
+                      steps=40_000, seeds=5, log_every=40)
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "demo/reinforce-multiplexer11": Experiment(
+        dataclasses.replace(_DEMO11, rule="reinforce", name="reinforce-multiplexer11"),
+        "REINFORCE team on the 11-bit multiplexer (the `make demo` run)",
+        "plastix [choice]",
+        "no paper number; the demo asks ≥ 70 % final accuracy in every seed",
+    ),
+    "demo/backprop-multiplexer11": Experiment(
+        dataclasses.replace(_DEMO11, rule="backprop", name="backprop-multiplexer11"),
+        "exact-backprop baseline on the 11-bit multiplexer (the `make demo` run)",
+        "plastix [choice]",
+        "no paper number; the demo asks ≥ 95 % final accuracy in every seed",
+    ),
+    "reinforce/multiplexer20": Experiment(
+        dataclasses.replace(_WM_MP20, rule="reinforce", name="reinforce-multiplexer20"),
+        "REINFORCE on the WM reference multiplexer config (20-bit, [64, 32], batch 1, 800k samples)",
+        "Chung, AAAI 2022 (P3), config `mp`, reward routing replaced [choice]",
+        "no published REINFORCE number; P3 reports WM 0.81 (0.01) mean reward and REINFORCE far slower",
+    ),
+    "backprop/multiplexer20": Experiment(
+        dataclasses.replace(_WM_MP20, rule="backprop", name="backprop-multiplexer20"),
+        "backprop baseline on the WM reference multiplexer config",
+        "Chung, AAAI 2022 (P3), config `mp`, rule replaced [choice]",
+        "no published number; P3 reports backprop slightly faster than WM",
+    ),
+    "reinforce/regression": Experiment(
+        TrainConfig(task="regression", dim=8, rule="reinforce", unit="gaussian", hidden=(64, 32),
+                    sigma2=0.025, lr=(6e-3, 6e-4, 6e-5), batch=128, steps=8_000, seeds=10,
+                    log_every=8, baseline="ema", name="reinforce-regression"),
+        "REINFORCE with softplus-Gaussian units on the 8-d teacher regression",
+        "Chung, NeurIPS 2021 (P4) task `sr`; sizes from P4, rates and σ² [choice]",
+        "no published REINFORCE number (P4 trains this task with MAP propagation)",
+    ),
+}
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]

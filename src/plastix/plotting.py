@@ -1,0 +1,44 @@
+"""Learning-curve plots (matplotlib, headless): mean ± 95 % CI over seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from plastix.analysis import mean_ci95, moving_average
+
+
+def plot_curves(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    path: str | Path,
+    *,
+    xlabel: str = "samples",
+    ylabel: str = "accuracy",
+    title: str = "",
+    smooth: int = 1,
+) -> Path:
+    """One line per label: ``curves[label] = (x (n,), y (seeds, n))``; band = 95 % CI over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    for label, (x, y) in curves.items():
+        y = moving_average(np.atleast_2d(y), smooth)
+        mean, half = mean_ci95(y)
+        n = np.atleast_2d(y).shape[0]
+        (line,) = ax.plot(x, mean, label=f"{label} (n={n})", lw=1.5)
+        ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.25, lw=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

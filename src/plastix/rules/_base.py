@@ -1,0 +1,40 @@
+"""The rule contract shared by every learning rule.
+
+A rule is a pair of pure functions built by a factory (optax style):
+
+* ``init(params) -> state``
+* ``update(trace, signal, state, params) -> (grads, state)``
+
+``trace`` is the network's tuple of :class:`~plastix.nets.LayerTrace`; ``signal`` is the
+broadcast quantity, shape (B,): a reward, a TD error. ``grads`` has the structure of ``params``
+and is in *loss convention* (the direction to descend), so any optax optimizer applies it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax.numpy as jnp
+
+from plastix.nets import LayerTrace
+from plastix.types import Array
+
+
+class Rule(NamedTuple):
+    """A learning rule: ``init(params) -> state``; ``update(trace, signal, state, params)``."""
+
+    init: Callable[[Any], Any]
+    update: Callable[..., tuple[Any, Any]]
+
+
+def score_grads(layer: LayerTrace, signal: Array) -> dict:
+    """Loss-convention gradient of one layer: ``−mean_b[(x ⊗ v)·signal]`` and ``−mean_b[v·signal]``.
+
+    Args:
+        layer: the layer's trace; ``layer.v`` (B, n) is the unit eligibility.
+        signal: (B,) or (B, n) per-sample (or per-unit) reward.
+    """
+    r = signal[:, None] if signal.ndim == 1 else signal
+    d = layer.v * r  # (B, n)
+    batch = d.shape[0]
+    return {"W": -(layer.x.T @ d) / batch, "b": -jnp.mean(d, axis=0)}

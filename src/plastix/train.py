@@ -1,0 +1,121 @@
+"""``make_train(cfg) -> Trainer``: a whole run as nested ``lax.scan``, jitted once, vmapped over seeds.
+
+Structure (purejaxrl style): ``trainer.train(key)`` runs ``cfg.steps`` updates and returns the
+final state and per-interval metrics; the runner instead calls ``init`` then ``run`` in chunks
+(progress bar, checkpoints) and gets bit-identical numbers, because every step's randomness is
+``sampler.fold_in(run_key, step)`` and does not depend on how the scan is chunked.
+
+One update (a "step"):
+
+1. ``x, y ← task.sample`` (batch B);
+2. ``out, trace ← net.sample(params, x)``; the output is read as the task's action;
+3. ``R ← task.reward(action, y)`` (B,);
+4. ``grads, rule_state ← rule.update(trace, R, rule_state, params)`` (loss convention);
+5. ``params ← optax.apply_updates(params, optimizer(grads))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from plastix.config import TrainConfig
+from plastix.nets import Network, deterministic_mlp, stochastic_mlp
+from plastix.optim import make_optimizer
+from plastix.random import Sampler, get_sampler
+from plastix.rules import RULES, Rule, make_rule
+from plastix.tasks import TASKS, Task
+from plastix.types import Array, Params
+
+
+class TrainState(NamedTuple):
+    params: Params  # tuple of {"W": (n_in, n_out), "b": (n_out,)} per layer
+    opt_state: Any  # optimizer state
+    rule_state: Any  # rule state (baselines, traces)
+    key: Array  # (2,) uint32 raw key of the run; step keys are fold_in(key, step)
+    step: Array  # () int32 updates done
+
+
+class Trainer(NamedTuple):
+    """The pure functions of one run (vmap them over seeds)."""
+
+    init: Callable[[Array], TrainState]  # key -> state
+    run: Callable[[TrainState, int], tuple[TrainState, dict]]  # (state, n_logs) -> (state, metrics)
+    train: Callable[[Array], tuple[TrainState, dict]]  # key -> (final state, metrics)
+    task: Task
+    net: Network
+    rule: Rule
+    metric_names: tuple[str, ...]
+
+
+def make_task(cfg: TrainConfig) -> Task:
+    return TASKS[cfg.task].build(cfg)
+
+
+def make_network(cfg: TrainConfig, task: Task) -> Network:
+    output = cfg.output or task.default_output
+    n_out = 2 if output == "softmax" and task.action == "sign" else task.n_out
+    taus = cfg.layer_taus
+    if RULES[cfg.rule].network == "deterministic":
+        return deterministic_mlp(
+            task.n_in, cfg.hidden, n_out, activation=cfg.activation, output=output, tau=taus[-1], sigma2=cfg.sigma2
+        )
+    return stochastic_mlp(task.n_in, cfg.hidden, n_out, unit=cfg.unit, output=output, tau=taus, sigma2=cfg.sigma2)
+
+
+def read_action(net: Network, task: Task, out: Array) -> Array:
+    """The network's output sample as the task's action, (B,)."""
+    return net.output.as_sign(out) if task.action == "sign" else net.output.as_real(out)
+
+
+def make_train(cfg: TrainConfig) -> Trainer:
+    """Build the pure training functions for ``cfg`` (validated here)."""
+    cfg.validate()
+    task = make_task(cfg)
+    net = make_network(cfg, task)
+    rule = make_rule(cfg.rule, net, baseline=cfg.baseline)
+    opt = make_optimizer(
+        cfg.optimizer, cfg.layer_lrs, b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps,
+        reference_quirk=cfg.reference_adam,
+    )
+    sampler: Sampler = get_sampler(cfg.sampler)
+    batch, interval = cfg.batch, cfg.log_interval
+
+    def init(key: Array) -> TrainState:
+        k_init, k_run = jax.random.split(key)
+        params = net.init(k_init)
+        return TrainState(params, opt.init(params), rule.init(params), jax.random.key_data(k_run),
+                          jnp.zeros((), jnp.int32))
+
+    def step(state: TrainState, _) -> tuple[TrainState, dict]:
+        k_task, k_net = sampler.split(sampler.fold_in(state.key, state.step), 2)
+        x, y = task.sample(k_task, batch, sampler)  # (B, n_in), (B,)
+        out, trace = net.sample(state.params, x, k_net, sampler)
+        action = read_action(net, task, out)  # (B,)
+        reward = task.reward(action, y)  # (B,)
+        grads, rule_state = rule.update(trace, reward, state.rule_state, state.params)
+        updates, opt_state = opt.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        new = TrainState(params, opt_state, rule_state, state.key, state.step + 1)
+        return new, task.metrics(action, y, reward)
+
+    def log_interval(state: TrainState, _) -> tuple[TrainState, dict]:
+        state, m = jax.lax.scan(step, state, None, length=interval)
+        return state, jax.tree.map(jnp.mean, m)
+
+    def run(state: TrainState, n_logs: int) -> tuple[TrainState, dict]:
+        return jax.lax.scan(log_interval, state, None, length=n_logs)
+
+    def train(key: Array) -> tuple[TrainState, dict]:
+        return run(init(key), cfg.n_logs)
+
+    probe = jax.eval_shape(lambda: task.metrics(jnp.zeros(1), jnp.zeros(1), jnp.zeros(1)))
+    return Trainer(init, run, train, task, net, rule, tuple(probe))
+
+
+def seed_keys(cfg: TrainConfig) -> Array:
+    """The per-seed keys of a run: ``split(key(cfg.seed), cfg.seeds)``."""
+    return jax.random.split(jax.random.key(cfg.seed), cfg.seeds)
