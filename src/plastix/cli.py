@@ -92,20 +92,23 @@ def list_all() -> None:
         print(f"  {name:<32} {exp.description}")
 
 
-def demo(out: Path = Path("demo_runs"), seeds: int = 5, progress: bool = True) -> None:
+def demo(out: Path = Path("demo_runs"), seeds: int = 5, progress: bool = True, steps: int = 0) -> None:
     """The main job: REINFORCE vs backprop on the 11-bit multiplexer, comparison table and plot.
 
     Args:
         out: output directory.
         seeds: seeds per rule.
         progress: show progress bars.
+        steps: override the number of updates per run (0 = the demo's 40,000).
     """
     from plastix.demo import demo as run_demo
     from plastix.demo import markdown_table
 
     if seeds < 1:
         raise UsageError(f"--seeds: must be ≥ 1, got {seeds}")
-    out_dir, table = run_demo(out, seeds, progress)
+    if steps < 0:
+        raise UsageError(f"--steps: must be ≥ 0 (0 = the demo's), got {steps}")
+    out_dir, table = run_demo(out, seeds, progress, steps)
     print(markdown_table(table))
     print(f"results: {out_dir.resolve()}/comparison.md (.csv), plot: {out_dir.resolve()}/comparison.png")
     print(f"run directories: {', '.join(str(p) for p in sorted(out_dir.iterdir()) if p.is_dir() and not p.name.startswith('.'))}")

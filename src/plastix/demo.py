@@ -38,12 +38,19 @@ def comparison_table(results: dict[str, RunResult]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def demo(out: str | Path = "demo_runs", seeds: int = 5, progress: bool = True) -> tuple[Path, pd.DataFrame]:
-    """Run the demo; returns the output directory and the comparison table."""
+def demo(
+    out: str | Path = "demo_runs", seeds: int = 5, progress: bool = True, steps: int = 0
+) -> tuple[Path, pd.DataFrame]:
+    """Run the demo; returns the output directory and the comparison table.
+
+    ``steps`` > 0 overrides the number of updates (a quick look; the demo's bars need the default).
+    """
     out = Path(out)
     results: dict[str, RunResult] = {}
     for name in DEMO_EXPERIMENTS:
         cfg = dataclasses.replace(get_experiment(name).config, seeds=seeds)
+        if steps:
+            cfg = dataclasses.replace(cfg, steps=steps, log_every=0)
         results[cfg.rule] = run(cfg, out, progress=progress)
     table = comparison_table(results)
     atomic_write_bytes(out / "comparison.csv", table.to_csv(index=False).encode())
@@ -53,7 +60,7 @@ def demo(out: str | Path = "demo_runs", seeds: int = 5, progress: bool = True) -
         wide = res.metrics.pivot(index="samples", columns="seed", values="accuracy")
         curves[rule] = (wide.index.to_numpy(), wide.to_numpy().T)
     plot_curves(curves, out / "comparison.png", title="11-bit multiplexer: REINFORCE vs backprop",
-                smooth=20)
+                smooth=max(1, len(curves[next(iter(curves))][0]) // 50))
     return out, table
 
 

@@ -92,7 +92,7 @@ class _Layer:
 
     @staticmethod
     def preact(params: dict, x: Array) -> Array:
-        return x @ params["W"] + params["b"]  # (B, n)
+        return x @ params["W"] + params["b"][None, :]  # (B, n)
 
     def sample(self, params: dict, x: Array, key: PRNGKey, sampler: Sampler) -> LayerTrace:
         u = self.preact(params, x)

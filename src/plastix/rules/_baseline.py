@@ -29,7 +29,7 @@ class BaselineState(NamedTuple):
 
 
 def _critic_apply(p, x):
-    return (jnp.tanh(x @ p[0]["W"] + p[0]["b"]) @ p[1]["W"] + p[1]["b"])[:, 0]
+    return (jnp.tanh(x @ p[0]["W"] + p[0]["b"][None, :]) @ p[1]["W"] + p[1]["b"][None, :])[:, 0]
 
 
 def make_baseline(kind: str, rate: float = 0.01, critic_lr: float = 1e-3, critic_hidden: int = 32):

@@ -29,7 +29,7 @@ def address_bits(bits: int) -> int:
 def multiplexer_target(z, k: int):
     """Target data bit in {0, 1} for bits ``z`` (B, k + 2^k) of {0, 1}."""
     weights = 2 ** jnp.arange(k - 1, -1, -1)
-    idx = jnp.sum(z[:, :k].astype(jnp.int32) * weights, axis=1)  # (B,)
+    idx = jnp.sum(z[:, :k].astype(jnp.int32) * weights[None, :], axis=1)  # (B,)
     return jnp.take_along_axis(z[:, k:], idx[:, None], axis=1)[:, 0]
 
 

@@ -1,0 +1,132 @@
+"""CLI and runner at tiny sizes: outputs, determinism (O14), chunking/resume invariance, bad input."""
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plastix import TrainConfig
+from plastix import runner as runner_mod
+from plastix.cli import main
+from plastix.runner import load_run, run
+
+TINY = ["--bits", "6", "--hidden", "6", "4", "--steps", "40", "--batch", "4", "--seeds", "2",
+        "--log-every", "4", "--no-progress"]
+
+
+def test_train_writes_run_directory(tmp_path, capsys):
+    assert main(["train", *TINY, "--out", str(tmp_path), "--name", "r1"]) == 0
+    d = tmp_path / "r1"
+    for f in ("config.json", "metrics.parquet", "summary.json", "curve.png"):
+        assert (d / f).is_file(), f
+    cfg, frame, summary = load_run(d)
+    assert cfg.bits == 6 and cfg.hidden == (6, 4)
+    assert list(frame.columns[:3]) == ["seed", "step", "samples"]
+    assert len(frame) == 2 * 10 and set(frame.seed) == {0, 1}
+    assert np.isclose(frame.accuracy.mean(), (frame.reward.mean() + 1) / 2)
+    assert len(summary["final_accuracy"]) == 2
+    assert not list(tmp_path.glob(".*"))  # no partial or temp files left behind
+    assert "r1" in capsys.readouterr().out
+
+
+def test_same_config_and_seed_give_identical_metrics(tmp_path):
+    cfg = TrainConfig(bits=6, hidden=(6, 4), steps=60, batch=4, seeds=2, log_every=3)
+    a = run(cfg, tmp_path / "a", progress=False, chunks=1).metrics
+    b = run(cfg, tmp_path / "b", progress=False, chunks=5).metrics  # other chunking, same numbers
+    pd.testing.assert_frame_equal(a, b)
+    c = run(dataclasses.replace(cfg, seed=1), tmp_path / "c", progress=False).metrics
+    assert not np.array_equal(a.reward.to_numpy(), c.reward.to_numpy())
+
+
+def test_resume_after_interruption_gives_identical_metrics(tmp_path, monkeypatch):
+    cfg = TrainConfig(bits=6, hidden=(6, 4), steps=80, batch=4, seeds=2, log_every=4)
+    full = run(cfg, tmp_path / "full", progress=False, chunks=4).metrics
+
+    calls = {"n": 0}
+    real = runner_mod._check_finite
+
+    def crash_on_third(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # as if killed mid-run, after two checkpoints
+        return real(*args)
+
+    monkeypatch.setattr(runner_mod, "_check_finite", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tmp_path / "cut", progress=False, chunks=4)
+    monkeypatch.setattr(runner_mod, "_check_finite", real)
+    assert not (tmp_path / "cut" / cfg.run_name).exists()  # nothing published yet
+    assert (tmp_path / "cut" / f".{cfg.run_name}.partial" / "checkpoint.pkl").exists()
+    resumed = run(cfg, tmp_path / "cut", progress=False, chunks=4).metrics
+    pd.testing.assert_frame_equal(full, resumed)
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--bits", "12"], "--bits: bits=12 is not of the form k + 2^k; allowed: 3, 6, 11, 20, 37, 70"),
+        (["--rule", "hebb"], "--rule: unknown value 'hebb'; allowed: reinforce, backprop"),
+        (["--task", "maze"], "--task: unknown value 'maze'; allowed: multiplexer, regression"),
+        (["--hidden", "0", "4"], "--hidden: widths must be ≥ 1"),
+        (["--lr", "-0.1"], "--lr: learning rates must be finite and ≥ 0"),
+        (["--lr", "0.1", "0.2"], "--lr: give 1 value or 3 (one per layer)"),
+        (["--seeds", "0"], "--seeds: must be ≥ 1"),
+        (["--batch", "0"], "--batch: must be ≥ 1"),
+        (["--tau", "0"], "--tau: temperatures must be finite and > 0"),
+        (["--output", "gaussian"], "--output: the multiplexer needs a binary action"),
+        (["--sampler", "mt"], "--sampler: unknown value 'mt'; allowed: hash, jax"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, needle):
+    out = tmp_path / "runs"
+    assert main(["train", "--no-progress", "--out", str(out), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("plastix: error: ") and needle in err and "\n" not in err, err
+    assert not out.exists()
+
+
+def test_unknown_experiment(capsys):
+    assert main(["run", "weight-max/nope", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown experiment 'weight-max/nope'; allowed: demo/reinforce-multiplexer11" in err
+
+
+def test_non_finite_values_stop_the_run_with_exit_2(tmp_path, capsys):
+    args = ["train", "--task", "regression", "--rule", "backprop", "--optimizer", "sgd", "--lr", "1e30",
+            "--hidden", "4", "--steps", "20", "--log-every", "2", "--no-progress", "--out", str(tmp_path)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "non-finite values" in err and "lower --lr" in err
+    assert list(tmp_path.iterdir()) == []  # neither a run directory nor a partial one
+
+
+def test_list_names_every_registry_entry(capsys):
+    from plastix.experiments import EXPERIMENTS
+    from plastix.rules import RULES
+    from plastix.tasks import TASKS
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in [*RULES, *TASKS, *EXPERIMENTS]:
+        assert name in out
+
+
+def test_demo_smoke(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--seeds", "2", "--steps", "200", "--no-progress"]) == 0
+    for f in ("comparison.md", "comparison.csv", "comparison.png"):
+        assert (tmp_path / f).is_file()
+    table = pd.read_csv(tmp_path / "comparison.csv")
+    assert list(table.rule) == ["reinforce", "backprop"] and (table.seeds == 2).all()
+    assert "comparison.md" in capsys.readouterr().out
+
+
+def test_console_script_exit_code():
+    """The installed `plastix` entry point itself returns 2 on bad input (no traceback)."""
+    exe = [sys.executable, "-m", "plastix.cli"]
+    p = subprocess.run([*exe, "train", "--bits", "7"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and "--bits" in p.stderr
+    json.dumps(p.stderr)
