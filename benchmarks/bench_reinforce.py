@@ -1,0 +1,112 @@
+"""Throughput of REINFORCE on the 20-bit multiplexer, network [64, 32], on one CPU core.
+
+Reports samples/s (updates × batch × seeds per second of wall time, compilation excluded) at
+batch 1 and 128, for 1 seed and 10 vmapped seeds, with the hash and the standard JAX sampler,
+and the ratio to (a) the reference implementation's rates from the spec (≈ 3,000 samples/s at
+batch 1, ≈ 36,000 at batch 128, NumPy on one core of this machine class) and (b) a NumPy loop
+written like the reference (per-step NumPy forward, eligibilities, hand-written Adam) timed in
+this same process. Medians of ``--repeats`` runs.
+
+    python benchmarks/bench_reinforce.py [--repeats 5] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from plastix import TrainConfig, make_train  # noqa: E402
+from plastix.train import seed_keys  # noqa: E402
+
+REFERENCE = {1: 3_000.0, 128: 36_000.0}  # spec team_rules.md §12a
+
+
+def bench_plastix(batch: int, seeds: int, sampler: str, steps: int, repeats: int) -> float:
+    cfg = TrainConfig(bits=20, hidden=(64, 32), batch=batch, seeds=seeds, steps=steps, log_every=steps,
+                      sampler=sampler)
+    trainer = make_train(cfg)
+    keys = seed_keys(cfg)
+    state = jax.jit(jax.vmap(trainer.init))(keys)
+    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
+    jax.block_until_ready(run(state, 1))  # compile
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(run(state, 1))
+        times.append(time.perf_counter() - t0)
+    return steps * batch * seeds / float(np.median(times))
+
+
+def bench_numpy_loop(batch: int, steps: int, repeats: int) -> float:
+    """A NumPy REINFORCE loop shaped like the reference code (one network, Adam per parameter)."""
+    rng = np.random.default_rng(0)
+    sizes = [20, 64, 32, 1]
+    Ws = [rng.uniform(-1, 1, (a, b)) * np.sqrt(6 / (a + b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [rng.uniform(-1e-3, 1e-3, b) for b in sizes[1:]]
+    params = Ws + bs
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    lrs = [1e-2, 1e-3, 1e-4] * 2
+
+    def step(t):
+        z = rng.random((batch, 20)) < 0.5
+        x = 2.0 * z - 1
+        idx = z[:, :4] @ (2 ** np.arange(3, -1, -1))
+        y = 2.0 * z[np.arange(batch), 4 + idx] - 1
+        h, tr = x, []
+        for W, b in zip(Ws, bs):
+            p = 1 / (1 + np.exp(-(h @ W + b)))
+            s = (rng.random(p.shape) < p).astype(float)
+            tr.append((h, s - p))
+            h = s
+        R = np.where(2 * h[:, 0] - 1 == y, 1.0, -1.0)
+        grads = [hin.T @ (e * R[:, None]) / batch for hin, e in tr] + [(e * R[:, None]).mean(0) for _, e in tr]
+        for i, (p, g) in enumerate(zip(params, grads)):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            p += lrs[i] * (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for t in range(1, steps + 1):
+            step(t)
+        times.append(time.perf_counter() - t0)
+    return steps * batch / float(np.median(times))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="fewer steps (noisier)")
+    args = ap.parse_args()
+    scale = 0.2 if args.quick else 1.0
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"jax {jax.__version__}, numpy {np.__version__}, one core, medians of {args.repeats}")
+    print("| batch | seeds | sampler | plastix samples/s | vs reference (spec) | vs NumPy loop (same run) |")
+    print("|---|---|---|---|---|---|")
+    for batch in (1, 128):
+        np_steps = int((4000 if batch == 1 else 300) * scale)
+        numpy_rate = bench_numpy_loop(batch, np_steps, args.repeats)
+        for seeds in (1, 10):
+            for sampler in ("hash", "jax"):
+                steps = int((20_000 if batch == 1 else 1_000) * scale) // (seeds if batch == 128 else 1)
+                rate = bench_plastix(batch, seeds, sampler, max(steps, 50), args.repeats)
+                print(f"| {batch} | {seeds} | {sampler} | {rate:,.0f} | {rate / REFERENCE[batch]:.1f}× "
+                      f"| {rate / numpy_rate:.1f}× |", flush=True)
+        print(f"| {batch} | 1 | NumPy loop | {numpy_rate:,.0f} | {numpy_rate / REFERENCE[batch]:.2f}× | 1× |")
+
+
+if __name__ == "__main__":
+    main()
