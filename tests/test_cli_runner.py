@@ -124,6 +124,13 @@ def test_demo_smoke(tmp_path, capsys):
     assert "comparison.md" in capsys.readouterr().out
 
 
+def test_bad_pin_core_environment_variable():
+    env = {**__import__("os").environ, "PLASTIX_PIN_CORE": "9999"}
+    p = subprocess.run([sys.executable, "-m", "plastix.cli", "list"], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert p.returncode == 2 and p.stderr.startswith("plastix: error: pin_core=9999: no such CPU core")
+
+
 def test_console_script_exit_code():
     """The installed `plastix` entry point itself returns 2 on bad input (no traceback)."""
     exe = [sys.executable, "-m", "plastix.cli"]

@@ -129,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``plastix`` command; returns the exit code."""
     from plastix.runtime import configure
 
-    configure()
+    try:
+        configure()
+    except ValueError as e:
+        print(f"plastix: error: {e}", file=sys.stderr)
+        return 2
     from plastix.runner import NonFiniteError
 
     args = sys.argv[1:] if argv is None else argv

@@ -33,16 +33,21 @@ def _critic_apply(p, x):
 
 
 def make_baseline(kind: str, rate: float = 0.01, critic_lr: float = 1e-3, critic_hidden: int = 32):
-    """Returns ``(init(n_in, key, dtype), centre(state, x, R) -> (R − β, state))``."""
+    """Returns ``(init(params), centre(state, x, R) -> (R − β, state))``.
+
+    The critic's hidden layer is initialised from a fixed key and its output weights at zero, so
+    ``b(x) = 0`` at the start of every run (deterministic; no key is needed).
+    """
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline {kind!r}; allowed: {', '.join(BASELINES)}")
     opt = optax.adam(critic_lr)
 
-    def init(n_in: int, key, dtype=jnp.float32) -> BaselineState:
+    def init(params) -> BaselineState:
+        n_in, dtype = params[0]["W"].shape[0], params[0]["W"].dtype  # the network's input size
         if kind != "critic":
             return BaselineState(jnp.zeros((), dtype), (), ())
-        k1, k2 = jax.random.split(key)
-        p = (glorot_init(k1, n_in, critic_hidden, "zeros", dtype), glorot_init(k2, critic_hidden, 1, "zeros", dtype))
+        hidden = glorot_init(jax.random.key(0), n_in, critic_hidden, "zeros", dtype)
+        p = (hidden, {"W": jnp.zeros((critic_hidden, 1), dtype), "b": jnp.zeros((1,), dtype)})
         return BaselineState(jnp.zeros((), dtype), p, opt.init(p))
 
     def centre(state: BaselineState, x: Array, reward: Array) -> tuple[Array, BaselineState]:

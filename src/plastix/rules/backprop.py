@@ -54,8 +54,7 @@ def backprop(net: Network, baseline: str = "none", baseline_rate: float = 0.01, 
     base_init, centre = make_baseline(baseline, baseline_rate, critic_lr)
 
     def init(params) -> BackpropState:
-        w = params[0]["W"]
-        return BackpropState(base_init(w.shape[0], jax.random.key(0), w.dtype))
+        return BackpropState(base_init(params))
 
     def update(trace, signal, state: BackpropState, params):
         x = trace[0].x  # (B, n_in) the network input

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 
 from plastix.rules._base import Rule, score_grads
 from plastix.rules._baseline import BaselineState, make_baseline
@@ -64,8 +63,7 @@ def reinforce(baseline: str = "none", baseline_rate: float = 0.01, critic_lr: fl
     base_init, centre = make_baseline(baseline, baseline_rate, critic_lr)
 
     def init(params) -> ReinforceState:
-        w = params[0]["W"]
-        return ReinforceState(base_init(w.shape[0], jax.random.key(0), w.dtype))
+        return ReinforceState(base_init(params))
 
     def update(trace, signal, state: ReinforceState, params):
         centred, bstate = centre(state.baseline, trace[0].x, signal)  # R − β, (B,)
