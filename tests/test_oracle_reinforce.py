@@ -8,35 +8,12 @@ Negative control: REINFORCE with the uncentred eligibility ``h/τ`` instead of `
 """
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from plastix.nets import Bernoulli, Network, Softmax
-from plastix.oracles import (
-    exact_gradient,
-    expected_update,
-    gaussian_params,
-    max_relative_error,
-    monte_carlo_update,
-)
+from oracle_nets import NETS, setup
+from plastix.oracles import exact_gradient, expected_update, max_relative_error, monte_carlo_update
 from plastix.rules import Rule, reinforce
-
-NETS = {
-    "3-2-1": Network(3, (Bernoulli(2), Bernoulli(1))),
-    "4-3-1": Network(4, (Bernoulli(3), Bernoulli(1))),
-    "3-3-3-1": Network(3, (Bernoulli(3), Bernoulli(3), Bernoulli(1))),
-    "4-3pm-softmax3": Network(4, (Bernoulli(3, tau=2.0, values="pm1"), Softmax(3, tau=1.5))),
-}
-
-
-def reward_table(net):
-    """R̄(a): 2a − 1 for a Bernoulli output; a fixed table (1, −0.5, 2)·onehot for softmax."""
-    if isinstance(net.output, Softmax):
-        table = jnp.array([1.0, -0.5, 2.0])
-        return lambda out: out @ table
-    return lambda out: 2 * out[:, 0] - 1 + 0.5  # mean far from 0, so an uncentred rule is biased
-
 
 def biased_reinforce() -> Rule:
     """Negative control: eligibility x ⊗ h/τ (drops the −p term)."""
@@ -47,13 +24,6 @@ def biased_reinforce() -> Rule:
         return inner.update(trace, signal, state, params)
 
     return Rule(inner.init, update)
-
-
-def setup(name, seed):
-    net = NETS[name]
-    params = gaussian_params(net, jax.random.key(seed), jnp.float64)
-    x = jax.random.choice(jax.random.key(seed + 100), jnp.array([-1.0, 1.0]), (net.n_in,)).astype(jnp.float64)
-    return net, params, x, reward_table(net)
 
 
 @pytest.mark.parametrize("name", list(NETS))

@@ -16,7 +16,7 @@ from typing import Any
 from plastix.nets import ACTIVATIONS, HIDDEN_UNITS, OUTPUTS
 from plastix.optim import OPTIMIZERS
 from plastix.random import SAMPLERS
-from plastix.rules import BASELINES, RULES
+from plastix.rules import BASELINES, DENOMINATORS, RULES, SURROGATES
 from plastix.tasks import TASKS, address_bits
 
 
@@ -65,7 +65,13 @@ class TrainConfig:
     reference_adam: bool = False
     """Reproduce the reference Adam's quirk (bias correction dropped after 1000 updates)."""
     baseline: str = "none"
-    """Reward baseline: none (reference) | ema (running mean) | critic (learned b(x))."""
+    """Reward baseline: none (reference) | ema (running mean) | critic (learned b(x)); not for weight_max."""
+    wm_p: float = 2.0
+    """weight_max: exponent p of the outgoing-weight norm (reference 2)."""
+    uwm_denominator: str = "sample"
+    """uwm: counterfactual ratio denominator, sample (P(c|h)) | marginal (Rao-Blackwellised)."""
+    ste_surrogate: str = "sigmoid"
+    """ste: surrogate derivative, sigmoid (σ'(u/τ)/τ) | identity | reference (WM code, no 1/τ)."""
     batch: int = 1
     """Samples per update."""
     steps: int = 100_000
@@ -143,6 +149,14 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("baseline", self.baseline, BASELINES)
         _choice("sampler", self.sampler, SAMPLERS)
+        _choice("uwm_denominator", self.uwm_denominator, DENOMINATORS)
+        _choice("ste_surrogate", self.ste_surrogate, SURROGATES)
+        if not (self.wm_p >= 1 and math.isfinite(self.wm_p)):
+            raise ConfigError("wm_p", f"must be finite and ≥ 1, got {self.wm_p}")
+        if self.rule == "weight_max" and self.baseline != "none":
+            raise ConfigError("baseline", "weight_max uses the raw reward as the reference does; allowed: none")
+        if self.rule in ("uwm", "ste", "weight_max") and self.unit == "gaussian":
+            raise ConfigError("unit", f"{self.rule} needs Bernoulli hidden units; allowed: bernoulli, bernoulli_pm1")
         if self.task == "multiplexer":
             try:
                 address_bits(self.bits)

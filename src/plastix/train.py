@@ -12,6 +12,10 @@ One update (a "step"):
 3. ``R ← task.reward(action, y)`` (B,);
 4. ``grads, rule_state ← rule.update(trace, R, rule_state, params)`` (loss convention);
 5. ``params ← optax.apply_updates(params, optimizer(grads))``.
+
+Rules that own their optimizers (``RuleSpec.owns_optimizer``, e.g. Weight Maximization, whose
+signal reads the weights after this step's update) are built with one optimizer per layer and
+return updates; the trainer's optimizer is then the identity.
 """
 
 from __future__ import annotations
@@ -76,11 +80,22 @@ def make_train(cfg: TrainConfig) -> Trainer:
     cfg.validate()
     task = make_task(cfg)
     net = make_network(cfg, task)
-    rule = make_rule(cfg.rule, net, baseline=cfg.baseline)
-    opt = make_optimizer(
-        cfg.optimizer, cfg.layer_lrs, b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps,
-        reference_quirk=cfg.reference_adam,
-    )
+    def optimizer(lrs):
+        return make_optimizer(cfg.optimizer, lrs, b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps,
+                              reference_quirk=cfg.reference_adam)
+
+    spec = RULES[cfg.rule]
+    if spec.owns_optimizer:  # e.g. weight_max: one optimizer per layer inside the rule
+        rule = make_rule(cfg.rule, net, layer_opts=[optimizer((lr,)) for lr in cfg.layer_lrs], p=cfg.wm_p)
+        opt = optax.identity()  # the rule returns updates
+    else:
+        options = {"baseline": cfg.baseline}
+        if cfg.rule == "uwm":
+            options["denominator"] = cfg.uwm_denominator
+        if cfg.rule == "ste":
+            options["surrogate"] = cfg.ste_surrogate
+        rule = make_rule(cfg.rule, net, **options)
+        opt = optimizer(cfg.layer_lrs)
     sampler: Sampler = get_sampler(cfg.sampler)
     batch, interval = cfg.batch, cfg.log_interval
 
@@ -97,7 +112,7 @@ def make_train(cfg: TrainConfig) -> Trainer:
         action = read_action(net, task, out)  # (B,)
         reward = task.reward(action, y)  # (B,)
         grads, rule_state = rule.update(trace, reward, state.rule_state, state.params)
-        updates, opt_state = opt.update(grads, state.opt_state, state.params)
+        updates, opt_state = opt.update(grads, state.opt_state, state.params)  # identity if rule-owned
         params = optax.apply_updates(state.params, updates)
         new = TrainState(params, opt_state, rule_state, state.key, state.step + 1)
         return new, task.metrics(action, y, reward)

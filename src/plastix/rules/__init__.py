@@ -13,6 +13,11 @@ from plastix.rules._base import score_grads as score_grads
 from plastix.rules._baseline import BASELINES as BASELINES
 from plastix.rules.backprop import backprop as backprop
 from plastix.rules.reinforce import reinforce as reinforce
+from plastix.rules.ste import SURROGATES as SURROGATES
+from plastix.rules.ste import ste as ste
+from plastix.rules.uwm import DENOMINATORS as DENOMINATORS
+from plastix.rules.uwm import uwm as uwm
+from plastix.rules.weight_max import weight_max as weight_max
 
 
 class RuleSpec(NamedTuple):
@@ -22,6 +27,7 @@ class RuleSpec(NamedTuple):
     network: str  # "stochastic" (hidden units sample) or "deterministic" (hidden units are g(u))
     local: bool  # False where the rule reads a non-local quantity (backprop, STE)
     description: str
+    owns_optimizer: bool = False  # True: built with per-layer optimizers, update returns updates
 
 
 RULES: dict[str, RuleSpec] = {
@@ -36,6 +42,25 @@ RULES: dict[str, RuleSpec] = {
         "deterministic",
         False,
         "exact backprop through deterministic hidden layers; REINFORCE output (non-local baseline)",
+    ),
+    "weight_max": RuleSpec(
+        lambda net, layer_opts=None, p=2.0, **kw: weight_max(p=p, layer_opts=layer_opts),
+        "stochastic",
+        True,
+        "Weight Maximization: hidden units rewarded by the growth of their outgoing weights (Chung 2022)",
+        owns_optimizer=True,
+    ),
+    "uwm": RuleSpec(
+        lambda net, denominator="sample", **kw: uwm(net, denominator=denominator, **kw),
+        "stochastic",
+        True,
+        "Unbiased Weight Maximization, reconstructed counterfactual estimator (Chung 2023) [recon]",
+    ),
+    "ste": RuleSpec(
+        lambda net, surrogate="sigmoid", **kw: ste(net, surrogate=surrogate, **kw),
+        "stochastic",
+        False,
+        "straight-through backprop through sampled Bernoulli units (non-local baseline)",
     ),
 }
 
