@@ -51,6 +51,24 @@ EXPERIMENTS: dict[str, Experiment] = {
         "Chung, AAAI 2022 (P3), config `mp`, rule replaced [choice]",
         "no published number; P3 reports backprop slightly faster than WM",
     ),
+    "weight-max/multiplexer20": Experiment(
+        dataclasses.replace(_WM_MP20, rule="weight_max", name="weight-max-multiplexer20"),
+        "Weight Maximization, reference config `mp` (20-bit, [64, 32], batch 1, 800k samples, Adam 1e-2/1e-3/1e-4)",
+        "Chung, AAAI 2022 (P3), config `mp` [ref]",
+        "mean reward over all samples 0.81 (0.01), 10 seeds (README of stephen-chung-mh/weight_max)",
+    ),
+    "uwm/multiplexer20": Experiment(
+        dataclasses.replace(_WM_MP20, rule="uwm", name="uwm-multiplexer20"),
+        "UWM (counterfactual reconstruction) on the WM reference config",
+        "Chung 2023 (P2) has no released config; WM config `mp` with the routing replaced [choice]",
+        "P2 claims faster learning and a better asymptote than WM; no number published",
+    ),
+    "ste/multiplexer20": Experiment(
+        dataclasses.replace(_WM_MP20, rule="ste", name="ste-multiplexer20"),
+        "straight-through backprop on the WM reference config",
+        "baseline named by Chung 2023 (P1); WM config `mp` [choice]",
+        "no published number",
+    ),
     "reinforce/regression": Experiment(
         TrainConfig(task="regression", dim=8, rule="reinforce", unit="gaussian", hidden=(64, 32),
                     sigma2=0.025, lr=(6e-3, 6e-4, 6e-5), batch=128, steps=8_000, seeds=10,
