@@ -33,6 +33,14 @@ def test_train_writes_run_directory(tmp_path, capsys):
     assert "r1" in capsys.readouterr().out
 
 
+def test_alignment_metric_logged_and_plotted(tmp_path):
+    args = ["train", "--rule", "weight_max", "--bits", "6", "--hidden", "4", "3", "--steps", "20", "--batch", "4",
+            "--log-every", "5", "--alignment", "exact", "--no-progress", "--out", str(tmp_path), "--name", "al"]
+    assert main(args) == 0
+    _, frame, _ = load_run(tmp_path / "al")
+    assert frame.align_exact.between(-1, 1).all() and (tmp_path / "al" / "alignment.png").is_file()
+
+
 def test_same_config_and_seed_give_identical_metrics(tmp_path):
     cfg = TrainConfig(bits=6, hidden=(6, 4), steps=60, batch=4, seeds=2, log_every=3)
     a = run(cfg, tmp_path / "a", progress=False, chunks=1).metrics
@@ -69,7 +77,7 @@ def test_resume_after_interruption_gives_identical_metrics(tmp_path, monkeypatch
     "args,needle",
     [
         (["--bits", "12"], "--bits: bits=12 is not of the form k + 2^k; allowed: 3, 6, 11, 20, 37, 70"),
-        (["--rule", "hebb"], "--rule: unknown value 'hebb'; allowed: reinforce, backprop"),
+        (["--rule", "hebb"], "--rule: unknown value 'hebb'; allowed: reinforce, backprop, weight_max, uwm, ste"),
         (["--task", "maze"], "--task: unknown value 'maze'; allowed: multiplexer, regression"),
         (["--hidden", "0", "4"], "--hidden: widths must be ≥ 1"),
         (["--lr", "-0.1"], "--lr: learning rates must be finite and ≥ 0"),
@@ -79,6 +87,12 @@ def test_resume_after_interruption_gives_identical_metrics(tmp_path, monkeypatch
         (["--tau", "0"], "--tau: temperatures must be finite and > 0"),
         (["--output", "gaussian"], "--output: the multiplexer needs a binary action"),
         (["--sampler", "mt"], "--sampler: unknown value 'mt'; allowed: hash, jax"),
+        (["--alignment", "exact"], "--alignment: exact alignment enumerates every input"),
+        (["--alignment", "exact", "--bits", "6"], "--alignment: exact alignment enumerates 2^(sum of hidden widths)"),
+        (["--rule", "backprop", "--alignment", "ste"], "--alignment: ste alignment needs Bernoulli hidden units"),
+        (["--rule", "weight_max", "--baseline", "ema"], "--baseline: weight_max uses the raw reward"),
+        (["--rule", "uwm", "--unit", "gaussian"], "--unit: uwm needs Bernoulli hidden units"),
+        (["--wm-p", "0.5"], "--wm-p: must be finite and ≥ 1"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, needle):

@@ -119,3 +119,21 @@ def test_weight_max_signal_uses_post_adam_weights_per_sample():
         g1_avg = (np.asarray(x)[:, :, None] * ((h1 - p1) * R1_avg)[:, None, :]).mean(0)
         for wrong in (g1_pre, g1_avg):
             assert not np.allclose(updates[0]["W"], lrs[0] * wrong, rtol=1e-3)
+
+
+def test_exact_alignment_diagnostic_separates_unbiased_from_biased_rules():
+    """The logged diagnostic: 1 for unbiased rules (REINFORCE, UWM), measurably < 1 for WM."""
+    from plastix.alignment import all_multiplexer_inputs, exact_alignment
+    from plastix.oracles import gaussian_params as gp
+    from plastix.tasks import multiplexer
+
+    with jax.enable_x64(True):
+        net = Network(6, (Bernoulli(4), Bernoulli(3), Bernoulli(1)))
+        params = gp(net, jax.random.key(0), jnp.float64)
+        X, Y = all_multiplexer_inputs(6, 2)
+        task = multiplexer(6)
+        cos = {name: float(exact_alignment(rule, net, params, jnp.asarray(X, jnp.float64), jnp.asarray(Y, jnp.float64),
+                                           net.output.as_sign, task.reward))
+               for name, rule in (("reinforce", reinforce()), ("uwm", uwm(net)), ("wm", weight_max()))}
+    assert abs(cos["reinforce"] - 1) < 1e-10 and abs(cos["uwm"] - 1) < 1e-10, cos
+    assert cos["wm"] < 0.999, cos

@@ -80,6 +80,8 @@ class TrainConfig:
     """Number of seeds, run as one vmapped computation."""
     seed: int = 0
     """Base seed; seed s of the run uses key split(key(seed), seeds)[s]."""
+    alignment: str = "none"
+    """Log the alignment diagnostic: none | exact (cosine with the exact gradient, tiny nets, ≤ 11 bits) | ste."""
     sampler: str = "hash"
     """Random-number sampler: hash (fast counter-based) | jax (JAX's threefry)."""
     log_every: int = 0
@@ -150,6 +152,16 @@ class TrainConfig:
         _choice("baseline", self.baseline, BASELINES)
         _choice("sampler", self.sampler, SAMPLERS)
         _choice("uwm_denominator", self.uwm_denominator, DENOMINATORS)
+        _choice("alignment", self.alignment, ("none", "exact", "ste"))
+        if self.alignment == "ste" and (RULES[self.rule].network != "stochastic" or self.unit == "gaussian"):
+            raise ConfigError("alignment", "ste alignment needs Bernoulli hidden units and a team rule; allowed: none, exact")
+        if self.alignment == "exact":
+            if self.task != "multiplexer" or self.bits > 11:
+                raise ConfigError("alignment", "exact alignment enumerates every input: multiplexer with --bits ≤ 11 only")
+            n_conf = 2 ** sum(self.hidden) if RULES[self.rule].network == "stochastic" else 1
+            if self.unit == "gaussian" or n_conf * 2 > 2**13:
+                raise ConfigError("alignment", f"exact alignment enumerates 2^(sum of hidden widths) = {n_conf} "
+                                  "configurations per input; allowed up to 4096 (e.g. --hidden 6 4)")
         _choice("ste_surrogate", self.ste_surrogate, SURROGATES)
         if not (self.wm_p >= 1 and math.isfinite(self.wm_p)):
             raise ConfigError("wm_p", f"must be finite and ≥ 1, got {self.wm_p}")

@@ -8,7 +8,8 @@ A run is one config × ``cfg.seeds`` seeds, executed as one vmapped computation.
   resumes from there when the same config (same digest) is run again after a crash;
 * publishes the run directory ``OUT/NAME/`` only when complete (written aside, then renamed):
   ``config.json``, ``metrics.parquet`` (long format: seed, step, samples, metrics…),
-  ``summary.json`` (per-seed final values, steps to thresholds) and ``curve.png``.
+  ``summary.json`` (per-seed final values, steps to thresholds), ``curve.png`` and, when the
+  alignment diagnostic is on, ``alignment.png``.
 
 Same config and seed ⇒ identical metrics, however the run was chunked or resumed.
 """
@@ -189,6 +190,10 @@ def _publish(cfg, partial: Path, final: Path, frame: pd.DataFrame, summary: dict
     x = np.arange(1, metrics[key].shape[1] + 1) * cfg.log_interval * cfg.batch
     plot_curves({cfg.rule: (x, metrics[key])}, partial / "curve.png", ylabel=key,
                 title=f"{cfg.task_name} · {cfg.rule} · batch {cfg.batch}", smooth=max(1, cfg.n_logs // 50))
+    for name in [k for k in metrics if k.startswith("align_")]:
+        plot_curves({cfg.rule: (x, metrics[name])}, partial / "alignment.png", ylabel=f"cosine ({name[6:]})",
+                    title=f"alignment with the {'exact gradient' if name == 'align_exact' else 'STE update'}",
+                    smooth=max(1, cfg.n_logs // 50))
     (partial / "checkpoint.pkl").unlink(missing_ok=True)
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)

@@ -26,12 +26,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from plastix.alignment import all_multiplexer_inputs, exact_alignment, tree_cosine
 from plastix.config import TrainConfig
 from plastix.nets import Network, deterministic_mlp, stochastic_mlp
 from plastix.optim import make_optimizer
 from plastix.random import Sampler, get_sampler
-from plastix.rules import RULES, Rule, make_rule
-from plastix.tasks import TASKS, Task
+from plastix.rules import RULES, Rule, make_rule, ste, weight_max
+from plastix.tasks import TASKS, Task, address_bits
 from plastix.types import Array, Params
 
 
@@ -98,6 +99,15 @@ def make_train(cfg: TrainConfig) -> Trainer:
         opt = optimizer(cfg.layer_lrs)
     sampler: Sampler = get_sampler(cfg.sampler)
     batch, interval = cfg.batch, cfg.log_interval
+    # The rule in gradient form (weight_max: weights before the step), for the alignment diagnostic.
+    grad_rule = weight_max(p=cfg.wm_p) if spec.owns_optimizer else rule
+    if cfg.alignment == "ste":
+        ste_rule = ste(net)
+    if cfg.alignment == "exact":
+        X_all, Y_all = all_multiplexer_inputs(cfg.bits, address_bits(cfg.bits))
+
+        def action_of(out):
+            return read_action(net, task, out)
 
     def init(key: Array) -> TrainState:
         k_init, k_run = jax.random.split(key)
@@ -115,11 +125,20 @@ def make_train(cfg: TrainConfig) -> Trainer:
         updates, opt_state = opt.update(grads, state.opt_state, state.params)  # identity if rule-owned
         params = optax.apply_updates(state.params, updates)
         new = TrainState(params, opt_state, rule_state, state.key, state.step + 1)
-        return new, task.metrics(action, y, reward)
+        metrics = task.metrics(action, y, reward)
+        if cfg.alignment == "ste":
+            g = grads if not spec.owns_optimizer else grad_rule.update(trace, reward, grad_rule.init(state.params), state.params)[0]
+            g_ste = ste_rule.update(trace, reward, ste_rule.init(state.params), state.params)[0]
+            metrics["align_ste"] = tree_cosine(g[:-1], g_ste[:-1])
+        return new, metrics
 
     def log_interval(state: TrainState, _) -> tuple[TrainState, dict]:
         state, m = jax.lax.scan(step, state, None, length=interval)
-        return state, jax.tree.map(jnp.mean, m)
+        m = jax.tree.map(jnp.mean, m)
+        if cfg.alignment == "exact":
+            m["align_exact"] = exact_alignment(grad_rule, net, state.params, jnp.asarray(X_all), jnp.asarray(Y_all),
+                                               action_of, task.reward)
+        return state, m
 
     def run(state: TrainState, n_logs: int) -> tuple[TrainState, dict]:
         return jax.lax.scan(log_interval, state, None, length=n_logs)
@@ -127,8 +146,9 @@ def make_train(cfg: TrainConfig) -> Trainer:
     def train(key: Array) -> tuple[TrainState, dict]:
         return run(init(key), cfg.n_logs)
 
-    probe = jax.eval_shape(lambda: task.metrics(jnp.zeros(1), jnp.zeros(1), jnp.zeros(1)))
-    return Trainer(init, run, train, task, net, rule, tuple(probe))
+    names = tuple(jax.eval_shape(lambda: task.metrics(jnp.zeros(1), jnp.zeros(1), jnp.zeros(1))))
+    names += {"none": (), "ste": ("align_ste",), "exact": ("align_exact",)}[cfg.alignment]
+    return Trainer(init, run, train, task, net, rule, names)
 
 
 def seed_keys(cfg: TrainConfig) -> Array:
