@@ -136,6 +136,12 @@ def test_demo_smoke(tmp_path, capsys):
     table = pd.read_csv(tmp_path / "comparison.csv")
     assert list(table.rule) == ["reinforce", "backprop"] and (table.seeds == 2).all()
     assert "comparison.md" in capsys.readouterr().out
+    # and `plastix compare` over the demo's run directories
+    runs = [str(p) for p in sorted(tmp_path.iterdir()) if p.is_dir()]
+    assert main(["compare", *runs, "--out", str(tmp_path / "cmp")]) == 0
+    assert (tmp_path / "cmp" / "comparison.png").is_file()
+    assert main(["compare", str(tmp_path / "nope")]) == 2
+    assert "not a finished run directory" in capsys.readouterr().err
 
 
 def test_bad_pin_core_environment_variable():

@@ -101,8 +101,8 @@ def demo(out: Path = Path("demo_runs"), seeds: int = 5, progress: bool = True, s
         progress: show progress bars.
         steps: override the number of updates per run (0 = the demo's 40,000).
     """
+    from plastix.compare import markdown_table
     from plastix.demo import demo as run_demo
-    from plastix.demo import markdown_table
 
     if seeds < 1:
         raise UsageError(f"--seeds: must be ≥ 1, got {seeds}")
@@ -114,6 +114,27 @@ def demo(out: Path = Path("demo_runs"), seeds: int = 5, progress: bool = True, s
     print(f"run directories: {', '.join(str(p) for p in sorted(out_dir.iterdir()) if p.is_dir() and not p.name.startswith('.'))}")
 
 
+def compare_runs(runs: Annotated[list[Path], tyro.conf.Positional], out: Path = Path("comparison"),
+                 title: str = "", metric: str = "accuracy") -> None:
+    """Compare finished run directories: a table (final accuracy, mean reward over the run, samples to
+    90/95 %) and one plot of learning curves (mean ± 95 % CI over seeds).
+
+    Args:
+        runs: run directories written by `plastix train` / `plastix run`.
+        out: output directory for comparison.md, .csv and .png.
+        title: plot title.
+        metric: metric to plot (accuracy, reward, align_exact, align_ste …).
+    """
+    from plastix.compare import compare, markdown_table
+
+    missing = [str(r) for r in runs if not (r / "summary.json").is_file()]
+    if missing:
+        raise UsageError(f"runs: not a finished run directory: {', '.join(missing)}")
+    out_dir, table = compare(runs, out, title, metric)
+    print(markdown_table(table))
+    print(f"results: {out_dir.resolve()}/comparison.md (.csv), plot: {out_dir.resolve()}/comparison.png")
+
+
 def _report(res) -> None:
     s = res.summary
     keys = [k for k in s if k.startswith("final_") and k.endswith("_mean")]
@@ -122,7 +143,7 @@ def _report(res) -> None:
     print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
 
 
-COMMANDS = {"train": train, "run": run_experiment, "list": list_all, "demo": demo}
+COMMANDS = {"train": train, "run": run_experiment, "list": list_all, "demo": demo, "compare": compare_runs}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,64 @@
+"""Compare finished runs: one table (final accuracy, mean reward over the run, steps and samples to
+90/95 %) and one plot of learning curves (mean ± 95 % CI over seeds). Used by the demo and by
+``plastix compare RUN_DIR …``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from plastix.plotting import plot_curves
+from plastix.runner import atomic_write_bytes, load_run
+
+
+def comparison_table(runs: dict[str, tuple]) -> pd.DataFrame:
+    """``runs[label] = (cfg, metrics frame, summary)``; one row per run."""
+    rows = []
+    for label, (cfg, frame, s) in runs.items():
+        fin = np.asarray(s.get("final_accuracy", s.get("final_reward")))
+        auc = np.asarray(s["mean_reward_over_run"])
+        row = {"run": label, "rule": cfg.rule, "hidden": "x".join(map(str, cfg.hidden)), "seeds": len(fin),
+               "samples": cfg.steps * cfg.batch,
+               "mean_reward_over_run": auc.mean(), "mean_reward_over_run_std": auc.std(),
+               "final_accuracy_mean": fin.mean(), "final_accuracy_min": fin.min()}
+        for thr in (90, 95):
+            hits = [h for h in s.get(f"steps_to_{thr}", []) if h is not None]
+            row[f"seeds_reaching_{thr}"] = len(hits)
+            row[f"median_samples_to_{thr}"] = float(np.median(hits)) * cfg.batch if hits else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub-markdown rendering of a small table (4 significant digits)."""
+
+    def fmt(v):
+        return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def compare(run_dirs: list[str | Path], out: str | Path, title: str = "", metric: str = "accuracy",
+            labels: list[str] | None = None) -> tuple[Path, pd.DataFrame]:
+    """Write ``comparison.{md,csv,png}`` for the given run directories into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {}
+    for i, d in enumerate(run_dirs):
+        runs[labels[i] if labels else Path(d).name] = load_run(d)
+    table = comparison_table(runs)
+    atomic_write_bytes(out / "comparison.csv", table.to_csv(index=False).encode())
+    atomic_write_bytes(out / "comparison.md", markdown_table(table).encode())
+    curves = {}
+    for label, (cfg, frame, _) in runs.items():
+        key = metric if metric in frame else "reward"
+        wide = frame.pivot(index="samples", columns="seed", values=key)
+        curves[label] = (wide.index.to_numpy(), wide.to_numpy().T)
+    n = max(len(x) for x, _ in curves.values())
+    plot_curves(curves, out / "comparison.png", ylabel=metric, title=title, smooth=max(1, n // 50))
+    return out, table

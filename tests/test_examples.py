@@ -1,0 +1,16 @@
+"""Examples run as written, at tiny scale (their --quick mode)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_width_scaling_quick(tmp_path):
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "width_scaling.py"), "--quick", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    for f in ("scaling.md", "scaling.csv", "scaling.png"):
+        assert (tmp_path / f).is_file()
+    assert "weight_max" in (tmp_path / "scaling.md").read_text()
