@@ -1,4 +1,4 @@
-"""Throughput of REINFORCE on the 20-bit multiplexer, network [64, 32], on one CPU core.
+"""Throughput of REINFORCE (and Weight Maximization) on the 20-bit multiplexer, [64, 32], one CPU core.
 
 Reports samples/s (updates × batch × seeds per second of wall time, compilation excluded) at
 batch 1 and 128, for 1 seed and 10 vmapped seeds, with the hash and the standard JAX sampler,
@@ -7,7 +7,7 @@ batch 1, ≈ 36,000 at batch 128, NumPy on one core of this machine class) and (
 written like the reference (per-step NumPy forward, eligibilities, hand-written Adam) timed in
 this same process. Medians of ``--repeats`` runs.
 
-    python benchmarks/bench_reinforce.py [--repeats 5] [--quick]
+    python benchmarks/bench_reinforce.py [--repeats 5] [--quick] [--rules reinforce weight_max]
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from plastix.train import seed_keys  # noqa: E402
 REFERENCE = {1: 3_000.0, 128: 36_000.0}  # spec team_rules.md §12a
 
 
-def bench_plastix(batch: int, seeds: int, sampler: str, steps: int, repeats: int) -> float:
+def bench_plastix(batch: int, seeds: int, sampler: str, steps: int, repeats: int, rule: str = "reinforce") -> float:
     cfg = TrainConfig(bits=20, hidden=(64, 32), batch=batch, seeds=seeds, steps=steps, log_every=steps,
-                      sampler=sampler)
+                      sampler=sampler, rule=rule)
     trainer = make_train(cfg)
     keys = seed_keys(cfg)
     state = jax.jit(jax.vmap(trainer.init))(keys)
@@ -90,22 +90,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer steps (noisier)")
+    ap.add_argument("--rules", nargs="+", default=["reinforce", "weight_max"])
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"jax {jax.__version__}, numpy {np.__version__}, one core, medians of {args.repeats}")
-    print("| batch | seeds | sampler | plastix samples/s | vs reference (spec) | vs NumPy loop (same run) |")
-    print("|---|---|---|---|---|---|")
+    print("| rule | batch | seeds | sampler | plastix samples/s | vs reference (spec) | vs NumPy loop (same run) |")
+    print("|---|---|---|---|---|---|---|")
     for batch in (1, 128):
         np_steps = int((4000 if batch == 1 else 300) * scale)
         numpy_rate = bench_numpy_loop(batch, np_steps, args.repeats)
-        for seeds in (1, 10):
-            for sampler in ("hash", "jax"):
-                steps = int((20_000 if batch == 1 else 1_000) * scale) // (seeds if batch == 128 else 1)
-                rate = bench_plastix(batch, seeds, sampler, max(steps, 50), args.repeats)
-                print(f"| {batch} | {seeds} | {sampler} | {rate:,.0f} | {rate / REFERENCE[batch]:.1f}× "
-                      f"| {rate / numpy_rate:.1f}× |", flush=True)
-        print(f"| {batch} | 1 | NumPy loop | {numpy_rate:,.0f} | {numpy_rate / REFERENCE[batch]:.2f}× | 1× |")
+        for rule in args.rules:
+            for seeds in (1, 10):
+                for sampler in ("hash", "jax"):
+                    steps = int((20_000 if batch == 1 else 1_000) * scale) // (seeds if batch == 128 else 1)
+                    rate = bench_plastix(batch, seeds, sampler, max(steps, 50), args.repeats, rule)
+                    print(f"| {rule} | {batch} | {seeds} | {sampler} | {rate:,.0f} | {rate / REFERENCE[batch]:.1f}× "
+                          f"| {rate / numpy_rate:.1f}× |", flush=True)
+        print(f"| NumPy loop | {batch} | 1 | – | {numpy_rate:,.0f} | {numpy_rate / REFERENCE[batch]:.2f}× | 1× |")
 
 
 if __name__ == "__main__":

@@ -137,3 +137,42 @@ def test_exact_alignment_diagnostic_separates_unbiased_from_biased_rules():
                for name, rule in (("reinforce", reinforce()), ("uwm", uwm(net)), ("wm", weight_max()))}
     assert abs(cos["reinforce"] - 1) < 1e-10 and abs(cos["uwm"] - 1) < 1e-10, cos
     assert cos["wm"] < 0.999, cos
+
+
+def test_weight_max_traces_match_a_plain_loop():
+    """κ = γλ traces: a NumPy loop over 3 steps (batch 1, SGD) gives the same updates; κ = 0 equals
+    the trace-free rule; reset_traces zeroes the state."""
+    from plastix.rules import reset_traces
+
+    with jax.enable_x64(True):
+        net = Network(3, (Bernoulli(3), Bernoulli(2), Bernoulli(1)))
+        params = gaussian_params(net, jax.random.key(0), jnp.float64)
+        kappa, lrs = 0.98 * 0.8, (0.1, 0.05, 0.02)
+        opts = [make_optimizer("sgd", (lr,)) for lr in lrs]
+        rule = weight_max(layer_opts=opts, trace_decay=kappa)
+        state = rule.init(params)
+        E = [np.zeros(np.asarray(lp["W"]).shape) for lp in params]
+        P = [np.asarray(lp["W"]).copy() for lp in params]
+        for step in range(3):
+            x = jax.random.choice(jax.random.key(10 + step), jnp.array([-1.0, 1.0]), (1, 3))
+            _, trace = net.sample(params, x, jax.random.key(20 + step), hash_sampler())
+            R = jnp.array([1.0 if step != 1 else -1.0])
+            updates, state = rule.update(trace, R, state, params)
+            # plain loop, top-down, per unit
+            reward = np.array([float(R[0])] * 1)
+            for l in (2, 1, 0):
+                xs, v = np.asarray(trace[l].x[0]), np.asarray(trace[l].v[0])
+                E[l] = kappa * E[l] + np.outer(xs, v)
+                G = E[l] * reward[None, :]
+                upd = lrs[l] * G
+                np.testing.assert_allclose(updates[l]["W"], upd, rtol=1e-10, atol=1e-14)
+                W_post = P[l] + upd
+                reward = np.array([sum(2 * W_post[i, j] * G[i, j] for j in range(G.shape[1]))
+                                   for i in range(G.shape[0])])
+        assert float(jnp.abs(reset_traces(state).traces[0]["W"]).max()) == 0.0
+        # κ = 0 is the trace-free rule
+        u0, _ = weight_max(layer_opts=opts).update(trace, R, weight_max(layer_opts=opts).init(params), params)
+        r0 = weight_max(layer_opts=opts, trace_decay=0.0)
+        u1, _ = r0.update(trace, R, r0.init(params), params)
+        for a, b in zip(jax.tree.leaves(u0), jax.tree.leaves(u1)):
+            np.testing.assert_allclose(a, b, rtol=1e-12)

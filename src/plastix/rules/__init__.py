@@ -17,6 +17,7 @@ from plastix.rules.ste import SURROGATES as SURROGATES
 from plastix.rules.ste import ste as ste
 from plastix.rules.uwm import DENOMINATORS as DENOMINATORS
 from plastix.rules.uwm import uwm as uwm
+from plastix.rules.weight_max import reset_traces as reset_traces
 from plastix.rules.weight_max import weight_max as weight_max
 
 

@@ -14,7 +14,10 @@ by this step (the reference's order):
         W_l ← W_l + opt_l(mean_b G_l)                                 # per-layer optimizer
         R_{l−1}[b,i] = Σ_j p |W_l[i,j]|^{p−1} sign(W_l[i,j]) G_l[b,i,j]   # post-step W_l
 
-For ``E^W = h_{l−1} ⊗ v_l`` (no traces) the sum is ``p · h_{l−1,b,i} Σ_j f(W_l)_{ij} v_{l,b,j}
+With eligibility traces (``trace_decay`` κ = γλ > 0, for actor–critic), ``E^W_l ← κ E^W_l +
+h_{l−1} ⊗ v_l`` per sample (and ``E^b`` likewise), and the same formula applies with ``E`` the
+accumulated trace, so the WM signal inherits temporal credit; :func:`reset_traces` zeroes them at
+episode starts. For ``E^W = h_{l−1} ⊗ v_l`` (no traces) the sum is ``p · h_{l−1,b,i} Σ_j f(W_l)_{ij} v_{l,b,j}
 R_l[b,j]``, so a {0,1} unit that did not fire gets reward 0. Bias updates do not enter the signal.
 Each unit reads only its own trace, its own outgoing weights and the change it caused in them:
 the rule is local.
@@ -41,6 +44,12 @@ from plastix.types import Array
 
 class WeightMaxState(NamedTuple):
     opt: tuple[Any, ...]  # one optimizer state per layer (empty when layer_opts is None)
+    traces: tuple[Any, ...]  # per layer {"W": (B, n_in, n_out), "b": (B, n_out)}; () when κ = 0
+
+
+def reset_traces(state: WeightMaxState) -> WeightMaxState:
+    """Zero every eligibility trace (at an episode start)."""
+    return state._replace(traces=jax.tree.map(jnp.zeros_like, state.traces))
 
 
 def weight_norm_grad(W: Array, p: float) -> Array:
@@ -53,7 +62,12 @@ def unit_reward(x: Array, v: Array, reward: Array, W: Array, p: float) -> Array:
     return x * ((v * reward) @ weight_norm_grad(W, p).T)
 
 
-def weight_max(p: float = 2.0, layer_opts: Sequence[optax.GradientTransformation] | None = None) -> Rule:
+def weight_max(
+    p: float = 2.0,
+    layer_opts: Sequence[optax.GradientTransformation] | None = None,
+    trace_decay: float = 0.0,
+    batch: int = 1,
+) -> Rule:
     r"""Weight Maximization (local), exactly as the reference code orders it.
 
     .. math::
@@ -66,6 +80,9 @@ def weight_max(p: float = 2.0, layer_opts: Sequence[optax.GradientTransformation
         layer_opts: one optax transformation per layer, applied to ``(layer_grads,)`` in loss
             convention (e.g. ``plastix.optim.make_optimizer("adam", (lr_l,))``). The rule then
             returns updates. ``None``: weights before the step, returns loss-convention gradients.
+        trace_decay: κ = γλ of accumulating per-sample eligibility traces; 0 (one-step tasks) keeps
+            no trace state.
+        batch: batch size of the traces (κ > 0 only; 1 in the reference RL configs).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -86,20 +103,32 @@ def weight_max(p: float = 2.0, layer_opts: Sequence[optax.GradientTransformation
     """
 
     def init(params) -> WeightMaxState:
+        traces = ()
+        if trace_decay:
+            traces = tuple({"W": jnp.zeros((batch,) + lp["W"].shape, lp["W"].dtype),
+                            "b": jnp.zeros((batch,) + lp["b"].shape, lp["b"].dtype)} for lp in params)
         if layer_opts is None:
-            return WeightMaxState(())
+            return WeightMaxState((), traces)
         if len(layer_opts) != len(params):
             raise ValueError(f"{len(layer_opts)} layer optimizers for {len(params)} layers")
-        return WeightMaxState(tuple(o.init((lp,)) for o, lp in zip(layer_opts, params)))
+        return WeightMaxState(tuple(o.init((lp,)) for o, lp in zip(layer_opts, params)), traces)
 
     def update(trace, signal, state: WeightMaxState, params):
         n = len(trace)
         out: list[Any] = [None] * n
         opt_states = list(state.opt)
+        new_traces = list(state.traces)
         reward = jnp.broadcast_to(signal[:, None], trace[-1].v.shape)  # R_L (B, n_L)
         for l in range(n - 1, -1, -1):
             t = trace[l]
-            g = score_grads(t, reward)  # loss convention: −mean_b G_l
+            if trace_decay:
+                E = {"W": trace_decay * state.traces[l]["W"] + t.x[:, :, None] * t.v[:, None, :],  # (B, i, j)
+                     "b": trace_decay * state.traces[l]["b"] + t.v}
+                new_traces[l] = E
+                G = E["W"] * reward[:, None, :]  # raw per-sample update (B, i, j)
+                g = {"W": -G.mean(0), "b": -(E["b"] * reward).mean(0)}
+            else:
+                g = score_grads(t, reward)  # loss convention: −mean_b G_l
             if layer_opts is None:
                 out[l], W_post = g, params[l]["W"]
             else:
@@ -107,7 +136,11 @@ def weight_max(p: float = 2.0, layer_opts: Sequence[optax.GradientTransformation
                 out[l] = upd[0]
                 W_post = params[l]["W"] + upd[0]["W"]
             if l > 0:
-                reward = unit_reward(t.x, t.v, reward, jax.lax.stop_gradient(W_post), p)  # R_{l−1}
-        return tuple(out), WeightMaxState(tuple(opt_states))
+                W_post = jax.lax.stop_gradient(W_post)
+                if trace_decay:
+                    reward = jnp.einsum("ij,bij->bi", weight_norm_grad(W_post, p), G)  # R_{l−1}
+                else:
+                    reward = unit_reward(t.x, t.v, reward, W_post, p)  # R_{l−1}
+        return tuple(out), WeightMaxState(tuple(opt_states), tuple(new_traces))
 
     return Rule(init, update)
