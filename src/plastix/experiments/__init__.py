@@ -26,49 +26,44 @@ _WM_MP20 = TrainConfig(task="multiplexer", bits=20, hidden=(64, 32), lr=(1e-2, 1
 _DEMO11 = TrainConfig(task="multiplexer", bits=11, hidden=(64, 32), lr=(3e-2, 3e-3, 3e-4), batch=32,
                       steps=40_000, seeds=5, log_every=40)
 
+def _variant(base: TrainConfig, rule: str, name: str, description: str, paper: str, reference: str) -> Experiment:
+    """An experiment that is ``base`` with the learning rule (the reward routing) replaced."""
+    return Experiment(dataclasses.replace(base, rule=rule, name=name), description, paper, reference)
+
+
+_MP20_PAPER = "Chung, AAAI 2022 (P3), config `mp`"
+
 EXPERIMENTS: dict[str, Experiment] = {
-    "demo/reinforce-multiplexer11": Experiment(
-        dataclasses.replace(_DEMO11, rule="reinforce", name="reinforce-multiplexer11"),
-        "REINFORCE team on the 11-bit multiplexer (the `make demo` run)",
-        "plastix [choice]",
-        "no paper number; the demo asks ≥ 70 % final accuracy in every seed",
-    ),
-    "demo/backprop-multiplexer11": Experiment(
-        dataclasses.replace(_DEMO11, rule="backprop", name="backprop-multiplexer11"),
-        "exact-backprop baseline on the 11-bit multiplexer (the `make demo` run)",
-        "plastix [choice]",
-        "no paper number; the demo asks ≥ 95 % final accuracy in every seed",
-    ),
-    "reinforce/multiplexer20": Experiment(
-        dataclasses.replace(_WM_MP20, rule="reinforce", name="reinforce-multiplexer20"),
-        "REINFORCE on the WM reference multiplexer config (20-bit, [64, 32], batch 1, 800k samples)",
-        "Chung, AAAI 2022 (P3), config `mp`, reward routing replaced [choice]",
-        "no published REINFORCE number; P3 reports WM 0.81 (0.01) mean reward and REINFORCE far slower",
-    ),
-    "backprop/multiplexer20": Experiment(
-        dataclasses.replace(_WM_MP20, rule="backprop", name="backprop-multiplexer20"),
-        "backprop baseline on the WM reference multiplexer config",
-        "Chung, AAAI 2022 (P3), config `mp`, rule replaced [choice]",
-        "no published number; P3 reports backprop slightly faster than WM",
-    ),
-    "weight-max/multiplexer20": Experiment(
-        dataclasses.replace(_WM_MP20, rule="weight_max", name="weight-max-multiplexer20"),
-        "Weight Maximization, reference config `mp` (20-bit, [64, 32], batch 1, 800k samples, Adam 1e-2/1e-3/1e-4)",
-        "Chung, AAAI 2022 (P3), config `mp` [ref]",
-        "mean reward over all samples 0.81 (0.01), 10 seeds (README of stephen-chung-mh/weight_max)",
-    ),
-    "uwm/multiplexer20": Experiment(
-        dataclasses.replace(_WM_MP20, rule="uwm", name="uwm-multiplexer20"),
+    "demo/reinforce-multiplexer11": _variant(
+        _DEMO11, "reinforce", "reinforce-multiplexer11",
+        "REINFORCE team on the 11-bit multiplexer (the `make demo` run)", "plastix [choice]",
+        "no paper number; the demo asks ≥ 70 % final accuracy in every seed"),
+    "demo/backprop-multiplexer11": _variant(
+        _DEMO11, "backprop", "backprop-multiplexer11",
+        "exact-backprop baseline on the 11-bit multiplexer (the `make demo` run)", "plastix [choice]",
+        "no paper number; the demo asks ≥ 95 % final accuracy in every seed"),
+    "weight-max/multiplexer20": _variant(
+        _WM_MP20, "weight_max", "weight-max-multiplexer20",
+        "Weight Maximization, reference config (20-bit, [64, 32], batch 1, 800k samples, Adam 1e-2/1e-3/1e-4)",
+        f"{_MP20_PAPER} [ref]",
+        "mean reward over all samples 0.81 (0.01), 10 seeds (README of stephen-chung-mh/weight_max)"),
+    "reinforce/multiplexer20": _variant(
+        _WM_MP20, "reinforce", "reinforce-multiplexer20",
+        "REINFORCE on the WM reference multiplexer config", f"{_MP20_PAPER}, reward routing replaced [choice]",
+        "no published number; P3 reports REINFORCE far slower than WM"),
+    "uwm/multiplexer20": _variant(
+        _WM_MP20, "uwm", "uwm-multiplexer20",
         "UWM (counterfactual reconstruction) on the WM reference config",
-        "Chung 2023 (P2) has no released config; WM config `mp` with the routing replaced [choice]",
-        "P2 claims faster learning and a better asymptote than WM; no number published",
-    ),
-    "ste/multiplexer20": Experiment(
-        dataclasses.replace(_WM_MP20, rule="ste", name="ste-multiplexer20"),
-        "straight-through backprop on the WM reference config",
-        "baseline named by Chung 2023 (P1); WM config `mp` [choice]",
-        "no published number",
-    ),
+        f"Chung 2023 (P2) has no released config; {_MP20_PAPER}, routing replaced [choice]",
+        "P2 claims faster learning and a better asymptote than WM; no number published"),
+    "ste/multiplexer20": _variant(
+        _WM_MP20, "ste", "ste-multiplexer20",
+        "straight-through backprop on the WM reference config", f"{_MP20_PAPER}, rule replaced [choice]",
+        "no published number (STE is the baseline named by Chung 2023, P1)"),
+    "backprop/multiplexer20": _variant(
+        _WM_MP20, "backprop", "backprop-multiplexer20",
+        "backprop baseline on the WM reference multiplexer config", f"{_MP20_PAPER}, rule replaced [choice]",
+        "no published number; P3 reports backprop slightly faster than WM"),
     "reinforce/regression": Experiment(
         TrainConfig(task="regression", dim=8, rule="reinforce", unit="gaussian", hidden=(64, 32),
                     sigma2=0.025, lr=(6e-3, 6e-4, 6e-5), batch=128, steps=8_000, seeds=10,
