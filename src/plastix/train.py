@@ -31,7 +31,7 @@ from plastix.config import TrainConfig
 from plastix.nets import Network, deterministic_mlp, stochastic_mlp
 from plastix.optim import make_optimizer
 from plastix.random import Sampler, get_sampler
-from plastix.rules import RULES, Rule, make_rule, ste, weight_max
+from plastix.rules import RULES, Rule, make_rule, ste
 from plastix.tasks import TASKS, Task, address_bits
 from plastix.types import Array, Params
 
@@ -99,8 +99,9 @@ def make_train(cfg: TrainConfig) -> Trainer:
         opt = optimizer(cfg.layer_lrs)
     sampler: Sampler = get_sampler(cfg.sampler)
     batch, interval = cfg.batch, cfg.log_interval
-    # The rule in gradient form (weight_max: weights before the step), for the alignment diagnostic.
-    grad_rule = weight_max(p=cfg.wm_p) if spec.owns_optimizer else rule
+    # The rule in gradient form, for the alignment diagnostic: a rule that owns its optimizers is
+    # built without them (weight_max: weights before the step, loss-convention gradients).
+    grad_rule = make_rule(cfg.rule, net, p=cfg.wm_p) if spec.owns_optimizer else rule
     if cfg.alignment == "ste":
         ste_rule = ste(net)
     if cfg.alignment == "exact":

@@ -28,7 +28,8 @@ class RuleSpec(NamedTuple):
     network: str  # "stochastic" (hidden units sample) or "deterministic" (hidden units are g(u))
     local: bool  # False where the rule reads a non-local quantity (backprop, STE)
     description: str
-    owns_optimizer: bool = False  # True: built with per-layer optimizers, update returns updates
+    owns_optimizer: bool = False  # True: built with layer_opts=[...], update returns updates;
+    #                               built without them, the rule returns loss-convention gradients
 
 
 RULES: dict[str, RuleSpec] = {
