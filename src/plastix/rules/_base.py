@@ -16,7 +16,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax.numpy as jnp
 
-from plastix.nets import LayerTrace
+from plastix.nets import Bernoulli, LayerTrace, Network
 from plastix.types import Array
 
 
@@ -38,3 +38,10 @@ def score_grads(layer: LayerTrace, signal: Array) -> dict:
     d = layer.v * r  # (B, n)
     batch = d.shape[0]
     return {"W": -(layer.x.T @ d) / batch, "b": -jnp.mean(d, axis=0)}
+
+
+def require_bernoulli_hidden(net: Network, rule: str) -> None:
+    """``ValueError`` unless every hidden layer of ``net`` is Bernoulli (rules built on flips/means)."""
+    for layer in net.layers[:-1]:
+        if not isinstance(layer, Bernoulli):
+            raise ValueError(f"{rule} needs Bernoulli hidden units, got {type(layer).__name__}")

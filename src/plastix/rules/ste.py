@@ -24,7 +24,7 @@ from typing import NamedTuple
 import jax
 
 from plastix.nets import Bernoulli, Network
-from plastix.rules._base import Rule, score_grads
+from plastix.rules._base import Rule, require_bernoulli_hidden, score_grads
 from plastix.rules._baseline import BaselineState, make_baseline
 
 SURROGATES = ("sigmoid", "identity", "reference")
@@ -70,9 +70,7 @@ def ste(net: Network, surrogate: str = "sigmoid", baseline: str = "none", baseli
     """
     if surrogate not in SURROGATES:
         raise ValueError(f"unknown surrogate {surrogate!r}; allowed: {', '.join(SURROGATES)}")
-    for layer in net.layers[:-1]:
-        if not isinstance(layer, Bernoulli):
-            raise ValueError(f"ste needs Bernoulli hidden units, got {type(layer).__name__}")
+    require_bernoulli_hidden(net, "ste")
     base_init, centre = make_baseline(baseline, baseline_rate, critic_lr)
 
     def init(params) -> STEState:

@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 
 from plastix.nets import Bernoulli, Layer, LayerTrace, Network
-from plastix.rules._base import Rule, score_grads
+from plastix.rules._base import Rule, require_bernoulli_hidden, score_grads
 from plastix.rules._baseline import BaselineState, make_baseline
 from plastix.types import Array
 
@@ -111,9 +111,7 @@ def uwm(net: Network, denominator: str = "sample", baseline: str = "none", basel
     """
     if denominator not in DENOMINATORS:
         raise ValueError(f"unknown denominator {denominator!r}; allowed: {', '.join(DENOMINATORS)}")
-    for layer in net.layers[:-1]:
-        if not isinstance(layer, Bernoulli):
-            raise ValueError(f"uwm needs Bernoulli hidden units, got {type(layer).__name__}")
+    require_bernoulli_hidden(net, "uwm")
     base_init, centre = make_baseline(baseline, baseline_rate, critic_lr)
 
     def init(params) -> UWMState:
