@@ -13,21 +13,11 @@ this same process. Medians of ``--repeats`` runs.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import time
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+import numpy as np
+from _common import loop_rate, machine_line, numpy_adam_ascent, train_throughput
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-
-from plastix import TrainConfig, make_train  # noqa: E402
-from plastix.train import seed_keys  # noqa: E402
+from plastix import TrainConfig
 
 REFERENCE = {1: 3_000.0, 128: 36_000.0}  # spec team_rules.md §12a
 
@@ -35,17 +25,7 @@ REFERENCE = {1: 3_000.0, 128: 36_000.0}  # spec team_rules.md §12a
 def bench_plastix(batch: int, seeds: int, sampler: str, steps: int, repeats: int, rule: str = "reinforce") -> float:
     cfg = TrainConfig(bits=20, hidden=(64, 32), batch=batch, seeds=seeds, steps=steps, log_every=steps,
                       sampler=sampler, rule=rule)
-    trainer = make_train(cfg)
-    keys = seed_keys(cfg)
-    state = jax.jit(jax.vmap(trainer.init))(keys)
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
-    jax.block_until_ready(run(state, 1))  # compile
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(run(state, 1))
-        times.append(time.perf_counter() - t0)
-    return steps * batch * seeds / float(np.median(times))
+    return train_throughput(cfg, repeats)
 
 
 def bench_numpy_loop(batch: int, steps: int, repeats: int) -> float:
@@ -72,18 +52,9 @@ def bench_numpy_loop(batch: int, steps: int, repeats: int) -> float:
             h = s
         R = np.where(2 * h[:, 0] - 1 == y, 1.0, -1.0)
         grads = [hin.T @ (e * R[:, None]) / batch for hin, e in tr] + [(e * R[:, None]).mean(0) for _, e in tr]
-        for i, (p, g) in enumerate(zip(params, grads)):
-            m[i] = 0.9 * m[i] + 0.1 * g
-            v[i] = 0.999 * v[i] + 0.001 * g * g
-            p += lrs[i] * (m[i] / (1 - 0.9**t)) / (np.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+        numpy_adam_ascent(params, grads, m, v, lrs, t, 1e-8)
 
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for t in range(1, steps + 1):
-            step(t)
-        times.append(time.perf_counter() - t0)
-    return steps * batch / float(np.median(times))
+    return loop_rate(step, steps, batch, repeats)
 
 
 def main() -> None:
@@ -93,8 +64,7 @@ def main() -> None:
     ap.add_argument("--rules", nargs="+", default=["reinforce", "weight_max"])
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"jax {jax.__version__}, numpy {np.__version__}, one core, medians of {args.repeats}")
+    print(machine_line(args.repeats))
     print("| rule | batch | seeds | sampler | plastix samples/s | vs reference (spec) | vs NumPy loop (same run) |")
     print("|---|---|---|---|---|---|---|")
     for batch in (1, 128):

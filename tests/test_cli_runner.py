@@ -91,7 +91,11 @@ def test_resume_after_interruption_gives_identical_metrics(tmp_path, monkeypatch
         (["--alignment", "exact", "--bits", "6"], "--alignment: exact alignment enumerates 2^(sum of hidden widths)"),
         (["--rule", "backprop", "--alignment", "ste"], "--alignment: ste alignment needs Bernoulli hidden units"),
         (["--rule", "weight_max", "--baseline", "ema"], "--baseline: weight_max uses the raw reward"),
-        (["--rule", "uwm", "--unit", "gaussian"], "--unit: uwm needs Bernoulli hidden units"),
+        (["--rule", "uwm", "--unit", "gaussian"], "--unit: uwm trains bernoulli or bernoulli_pm1 hidden units"),
+        (["--rule", "map_prop", "--unit", "bernoulli"], "--unit: map_prop trains gaussian hidden units"),
+        (["--rule", "boltzmann", "--bm-rule", "chain"], "--bm-rule: chain scores every single Gibbs update"),
+        (["--rule", "boltzmann", "--gibbs", "metropolis"], "--gibbs: unknown value"),
+        (["--sigma2", "0.3", "-1", "1"], "--sigma2: variances must be finite and > 0"),
         (["--wm-p", "0.5"], "--wm-p: must be finite and ≥ 1"),
     ],
 )

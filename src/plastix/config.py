@@ -42,16 +42,18 @@ class TrainConfig:
     """Learning rule: reinforce | backprop (see `plastix list`)."""
     hidden: tuple[int, ...] = (64, 32)
     """Hidden layer widths, bottom to top."""
-    unit: str = "bernoulli"
-    """Hidden units of stochastic networks: bernoulli ({0,1}) | bernoulli_pm1 (±1) | gaussian."""
+    unit: str = ""
+    """Hidden units of stochastic networks: bernoulli ({0,1}) | bernoulli_pm1 (±1) | gaussian; empty = the rule's default."""
     activation: str = "tanh"
     """Hidden activation of the deterministic network (backprop): tanh | relu | sigmoid | softplus."""
     output: str = ""
     """Output layer: bernoulli | softmax | gaussian; empty = the task's default."""
     tau: tuple[float, ...] = (1.0,)
     """Temperature of Bernoulli/softmax units: one value, or one per layer (hidden..., output)."""
-    sigma2: float = 1.0
-    """Variance of Gaussian units."""
+    sigma2: tuple[float, ...] = (1.0,)
+    """Variance of Gaussian units: one value, or one per layer (hidden..., output)."""
+    bias_init: str = "uniform"
+    """Bias initialisation: uniform (U(±1e-3), WM code) | zeros (MAP-prop code)."""
     optimizer: str = "adam"
     """Optimizer: adam | sgd."""
     lr: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
@@ -72,6 +74,22 @@ class TrainConfig:
     """uwm: counterfactual ratio denominator, sample (P(c|h)) | marginal (Rao-Blackwellised)."""
     ste_surrogate: str = "sigmoid"
     """ste: surrogate derivative, sigmoid (σ'(u/τ)/τ) | identity | reference (WM code, no 1/τ)."""
+    map_steps: int = 20
+    """map_prop: energy-minimisation steps (reference 20)."""
+    map_update_adj: float = 0.5
+    """map_prop: minimisation step size as a fraction of each layer's σ² (reference 0.5)."""
+    sweeps: int = 10
+    """boltzmann: Gibbs sweeps after the initial state [choice]."""
+    gibbs: str = "parallel"
+    """boltzmann: Gibbs sampler, parallel (auxiliary-Gaussian block Gibbs) | sequential (random scan)."""
+    gibbs_init: str = "forward"
+    """boltzmann: initial state, forward (feed-forward sample) | previous (persistent chain)."""
+    bm_rule: str = "hebbian"
+    """boltzmann: eligibility, hebbian (no negative phase) | negative (second chain) | chain (every Gibbs update; sequential)."""
+    recurrent_steps: int = 5
+    """recurrent: steps T of the recurrent layer [choice]."""
+    lateral_init: str = "glorot"
+    """boltzmann/recurrent: initial lateral weights, glorot (zero diagonal) | zeros."""
     batch: int = 1
     """Samples per update."""
     steps: int = 100_000
@@ -101,6 +119,14 @@ class TrainConfig:
     @property
     def layer_taus(self) -> tuple[float, ...]:
         return self.tau * self.n_layers if len(self.tau) == 1 else self.tau
+
+    @property
+    def layer_sigma2s(self) -> tuple[float, ...]:
+        return self.sigma2 * self.n_layers if len(self.sigma2) == 1 else self.sigma2
+
+    @property
+    def hidden_unit(self) -> str:
+        return self.unit or RULES[self.rule].unit
 
     @property
     def log_interval(self) -> int:
@@ -137,6 +163,8 @@ class TrainConfig:
         if unknown:
             raise ConfigError(sorted(unknown)[0], f"unknown option; allowed: {', '.join(sorted(fields))}")
         d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        if isinstance(d.get("sigma2"), (int, float)):  # configs written before per-layer σ²
+            d["sigma2"] = (float(d["sigma2"]),)
         return cls(**d)
 
     # ---- validation -----------------------------------------------------------------------
@@ -144,7 +172,27 @@ class TrainConfig:
         """Raises :class:`ConfigError` if the config cannot run; returns ``self`` otherwise."""
         _choice("task", self.task, TASKS)
         _choice("rule", self.rule, RULES)
-        _choice("unit", self.unit, HIDDEN_UNITS)
+        if self.unit:
+            _choice("unit", self.unit, HIDDEN_UNITS)
+        if RULES[self.rule].network != "deterministic" and self.hidden_unit not in RULES[self.rule].units:
+            raise ConfigError("unit", f"{self.rule} trains {' or '.join(RULES[self.rule].units)} hidden units, "
+                              f"got {self.hidden_unit!r}; allowed: {', '.join(RULES[self.rule].units)}")
+        _choice("bias_init", self.bias_init, ("uniform", "zeros"))
+        _choice("gibbs", self.gibbs, ("parallel", "sequential"))
+        _choice("gibbs_init", self.gibbs_init, ("forward", "previous"))
+        _choice("bm_rule", self.bm_rule, ("hebbian", "negative", "chain"))
+        _choice("lateral_init", self.lateral_init, ("glorot", "zeros"))
+        if self.bm_rule == "chain" and self.gibbs != "sequential":
+            raise ConfigError("bm_rule", "chain scores every single Gibbs update and needs --gibbs sequential; "
+                              "allowed with parallel: hebbian, negative")
+        for name in ("map_steps", "sweeps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(name, f"must be ≥ 0, got {getattr(self, name)}")
+        _positive("recurrent_steps", self.recurrent_steps)
+        if not (self.map_update_adj > 0 and math.isfinite(self.map_update_adj)):
+            raise ConfigError("map_update_adj", f"must be finite and > 0, got {self.map_update_adj}")
+        if self.alignment != "none" and RULES[self.rule].network in ("boltzmann", "recurrent"):
+            raise ConfigError("alignment", f"no alignment diagnostic for {self.rule}; allowed: none")
         _choice("activation", self.activation, ACTIVATIONS)
         if self.output:
             _choice("output", self.output, OUTPUTS)
@@ -153,13 +201,13 @@ class TrainConfig:
         _choice("sampler", self.sampler, SAMPLERS)
         _choice("uwm_denominator", self.uwm_denominator, DENOMINATORS)
         _choice("alignment", self.alignment, ("none", "exact", "ste"))
-        if self.alignment == "ste" and (RULES[self.rule].network != "stochastic" or self.unit == "gaussian"):
+        if self.alignment == "ste" and (RULES[self.rule].network != "stochastic" or self.hidden_unit == "gaussian"):
             raise ConfigError("alignment", "ste alignment needs Bernoulli hidden units and a team rule; allowed: none, exact")
         if self.alignment == "exact":
             if self.task != "multiplexer" or self.bits > 11:
                 raise ConfigError("alignment", "exact alignment enumerates every input: multiplexer with --bits ≤ 11 only")
             n_conf = 2 ** sum(self.hidden) if RULES[self.rule].network == "stochastic" else 1
-            if self.unit == "gaussian" or n_conf * 2 > 2**13:
+            if self.hidden_unit == "gaussian" or n_conf * 2 > 2**13:
                 raise ConfigError("alignment", f"exact alignment enumerates 2^(sum of hidden widths) = {n_conf} "
                                   "configurations per input; allowed up to 4096 (e.g. --hidden 6 4)")
         _choice("ste_surrogate", self.ste_surrogate, SURROGATES)
@@ -167,8 +215,6 @@ class TrainConfig:
             raise ConfigError("wm_p", f"must be finite and ≥ 1, got {self.wm_p}")
         if self.rule == "weight_max" and self.baseline != "none":
             raise ConfigError("baseline", "weight_max uses the raw reward as the reference does; allowed: none")
-        if self.rule in ("uwm", "ste", "weight_max") and self.unit == "gaussian":
-            raise ConfigError("unit", f"{self.rule} needs Bernoulli hidden units; allowed: bernoulli, bernoulli_pm1")
         if self.task == "multiplexer":
             try:
                 address_bits(self.bits)
@@ -181,16 +227,17 @@ class TrainConfig:
         _positive("dim", self.dim)
         if any(w <= 0 for w in self.hidden):
             raise ConfigError("hidden", f"widths must be ≥ 1, got {list(self.hidden)}")
-        for name, n in (("lr", len(self.lr)), ("tau", len(self.tau))):
+        for name, n in (("lr", len(self.lr)), ("tau", len(self.tau)), ("sigma2", len(self.sigma2))):
             if n not in (1, self.n_layers):
                 raise ConfigError(name, f"give 1 value or {self.n_layers} (one per layer), got {n}")
         if any(not (v >= 0 and math.isfinite(v)) for v in self.lr):
             raise ConfigError("lr", f"learning rates must be finite and ≥ 0, got {list(self.lr)}")
         if any(not (v > 0 and math.isfinite(v)) for v in self.tau):
             raise ConfigError("tau", f"temperatures must be finite and > 0, got {list(self.tau)}")
-        for name in ("sigma2", "adam_eps"):
-            if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
-                raise ConfigError(name, f"must be finite and > 0, got {getattr(self, name)}")
+        if any(not (v > 0 and math.isfinite(v)) for v in self.sigma2):
+            raise ConfigError("sigma2", f"variances must be finite and > 0, got {list(self.sigma2)}")
+        if not (self.adam_eps > 0 and math.isfinite(self.adam_eps)):
+            raise ConfigError("adam_eps", f"must be finite and > 0, got {self.adam_eps}")
         for name in ("adam_b1", "adam_b2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(name, f"must be in [0, 1), got {getattr(self, name)}")

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from plastix.nets import Deterministic, Network
+from plastix.nets import Boltzmann, Deterministic, Network, Recurrent
 from plastix.random import Sampler, hash_sampler
 from plastix.rules import Rule
 from plastix.types import Array, Params, PRNGKey
@@ -121,13 +121,21 @@ def monte_carlo_update(
 
 
 def gaussian_params(net: Network, key: PRNGKey, dtype=jnp.float32, w_std: float = 1.0, b_std: float = 0.5):
-    """Test parameters: weights N(0, w_std²), biases N(0, b_std²) (the spec's oracle networks)."""
+    """Test parameters: weights N(0, w_std²), biases N(0, b_std²) (the spec's oracle networks).
+
+    Lateral layers also get ``U`` ~ N(0, w_std²) with zero diagonal (symmetric for Boltzmann).
+    """
     keys = jax.random.split(key, 2 * len(net.layers))
-    return tuple(
-        {"W": w_std * jax.random.normal(keys[2 * i], (n_in, n_out), dtype),
-         "b": b_std * jax.random.normal(keys[2 * i + 1], (n_out,), dtype)}
-        for i, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:]))
-    )
+    params = []
+    for i, (layer, n_in, n_out) in enumerate(zip(net.layers, net.sizes[:-1], net.sizes[1:])):
+        p = {"W": w_std * jax.random.normal(keys[2 * i], (n_in, n_out), dtype),
+             "b": b_std * jax.random.normal(keys[2 * i + 1], (n_out,), dtype)}
+        if isinstance(layer, (Boltzmann, Recurrent)):
+            U = w_std * jax.random.normal(jax.random.fold_in(key, 1000 + i), (n_out, n_out), dtype)
+            U = (U + U.T) / np.sqrt(2) if isinstance(layer, Boltzmann) else U
+            p["U"] = U * (1 - jnp.eye(n_out, dtype=dtype))
+        params.append(p)
+    return tuple(params)
 
 
 def max_relative_error(a: Params, b: Params) -> float:

@@ -67,12 +67,25 @@ def _hash_uniform(key: PRNGKey, shape: tuple[int, ...], dtype=jnp.float32) -> Ar
     return (hash_bits(key, shape) >> 8).astype(dtype) * jnp.asarray(2.0**-24, dtype)
 
 
+def _cos_2pi(u: Array) -> Array:
+    """cos(2πu) for u in [0, 1): folded to [0, π/2] and a degree-12 Taylor polynomial (|err| < 1e-8).
+
+    XLA's CPU ``cos`` costs ~10× a ``log`` here (range reduction for any argument); this one
+    exploits the known range of ``u``.
+    """
+    w = jnp.abs(u - 0.5)  # cos(2πu) = −cos(2πw), w in [0, 0.5]
+    a = jnp.minimum(w, 0.5 - w)  # cos(2πw) = ±cos(2πa), a in [0, 0.25]
+    t = (2 * np.pi) ** 2 * a * a
+    c = 1 + t * (-1 / 2 + t * (1 / 24 + t * (-1 / 720 + t * (1 / 40320 + t * (-1 / 3628800 + t / 479001600)))))
+    return c * jnp.sign(w - 0.25)
+
+
 def _hash_normal(key: PRNGKey, shape: tuple[int, ...], dtype=jnp.float32) -> Array:
     # Box-Muller on two independent uniform streams; u1 in (0, 1] so log is finite.
     k1, k2 = _hash_split(key, 2)
     u1 = 1.0 - _hash_uniform(k1, shape, dtype)
     u2 = _hash_uniform(k2, shape, dtype)
-    return jnp.sqrt(-2.0 * jnp.log(u1)) * jnp.cos(jnp.asarray(2 * np.pi, dtype) * u2)
+    return jnp.sqrt(-2.0 * jnp.log(u1)) * _cos_2pi(u2)
 
 
 def _hash_split(key: PRNGKey, num: int = 2) -> Array:

@@ -28,7 +28,7 @@ import optax
 
 from plastix.alignment import all_multiplexer_inputs, exact_alignment, tree_cosine
 from plastix.config import TrainConfig
-from plastix.nets import Network, deterministic_mlp, stochastic_mlp
+from plastix.nets import Boltzmann, Network, Recurrent, deterministic_mlp, stochastic_mlp
 from plastix.optim import make_optimizer
 from plastix.random import Sampler, get_sampler
 from plastix.rules import RULES, Rule, make_rule, ste
@@ -42,6 +42,7 @@ class TrainState(NamedTuple):
     rule_state: Any  # rule state (baselines, traces)
     key: Array  # (2,) uint32 raw key of the run; step keys are fold_in(key, step)
     step: Array  # () int32 updates done
+    carry: Any = ()  # stateful networks: every layer's last value (persistent Gibbs chains)
 
 
 class Trainer(NamedTuple):
@@ -61,14 +62,23 @@ def make_task(cfg: TrainConfig) -> Task:
 
 
 def make_network(cfg: TrainConfig, task: Task) -> Network:
-    output = cfg.output or task.default_output
+    spec = RULES[cfg.rule]
+    sign_default = spec.sign_output if task.action == "sign" else ""
+    output = cfg.output or sign_default or task.default_output
     n_out = 2 if output == "softmax" and task.action == "sign" else task.n_out
-    taus = cfg.layer_taus
-    if RULES[cfg.rule].network == "deterministic":
-        return deterministic_mlp(
-            task.n_in, cfg.hidden, n_out, activation=cfg.activation, output=output, tau=taus[-1], sigma2=cfg.sigma2
-        )
-    return stochastic_mlp(task.n_in, cfg.hidden, n_out, unit=cfg.unit, output=output, tau=taus, sigma2=cfg.sigma2)
+    taus, sig = cfg.layer_taus, cfg.layer_sigma2s
+    if spec.network == "deterministic":
+        return deterministic_mlp(task.n_in, cfg.hidden, n_out, activation=cfg.activation, output=output,
+                                 tau=taus[-1], sigma2=sig[-1], bias_init=cfg.bias_init)
+    lateral = None
+    if spec.network == "boltzmann":
+        lateral = Boltzmann(cfg.hidden[0], cfg.bias_init, taus[0], cfg.lateral_init, sweeps=cfg.sweeps,  # type: ignore[arg-type]
+                            init_from=cfg.gibbs_init, gibbs=cfg.gibbs, eligibility=cfg.bm_rule)  # type: ignore[arg-type]
+    if spec.network == "recurrent":
+        lateral = Recurrent(cfg.hidden[0], cfg.bias_init, taus[0], cfg.lateral_init,  # type: ignore[arg-type]
+                            steps=cfg.recurrent_steps)
+    return stochastic_mlp(task.n_in, cfg.hidden, n_out, unit=cfg.hidden_unit, output=output, tau=taus, sigma2=sig,
+                          bias_init=cfg.bias_init, lateral=lateral)
 
 
 def read_action(net: Network, task: Task, out: Array) -> Array:
@@ -95,6 +105,9 @@ def make_train(cfg: TrainConfig) -> Trainer:
             options["denominator"] = cfg.uwm_denominator
         if cfg.rule == "ste":
             options["surrogate"] = cfg.ste_surrogate
+        if cfg.rule == "map_prop":
+            options.update(steps=cfg.map_steps, update_adj=cfg.map_update_adj,
+                           gate_output=task.action == "real")  # the reference gates regression (§8.6)
         rule = make_rule(cfg.rule, net, **options)
         opt = optimizer(cfg.layer_lrs)
     sampler: Sampler = get_sampler(cfg.sampler)
@@ -113,19 +126,22 @@ def make_train(cfg: TrainConfig) -> Trainer:
     def init(key: Array) -> TrainState:
         k_init, k_run = jax.random.split(key)
         params = net.init(k_init)
+        carry = tuple(jnp.zeros((batch, n)) for n in net.sizes[1:]) if net.stateful else ()
         return TrainState(params, opt.init(params), rule.init(params), jax.random.key_data(k_run),
-                          jnp.zeros((), jnp.int32))
+                          jnp.zeros((), jnp.int32), carry)
 
     def step(state: TrainState, _) -> tuple[TrainState, dict]:
         k_task, k_net = sampler.split(sampler.fold_in(state.key, state.step), 2)
         x, y = task.sample(k_task, batch, sampler)  # (B, n_in), (B,)
-        out, trace = net.sample(state.params, x, k_net, sampler)
+        out, trace = net.sample(state.params, x, k_net, sampler, state.carry if net.stateful else None)
         action = read_action(net, task, out)  # (B,)
         reward = task.reward(action, y)  # (B,)
-        grads, rule_state = rule.update(trace, reward, state.rule_state, state.params)
+        signal = y if rule.wants_target else reward  # gated MAP-prop learns from the target
+        grads, rule_state = rule.update(trace, signal, state.rule_state, state.params)
         updates, opt_state = opt.update(grads, state.opt_state, state.params)  # identity if rule-owned
         params = optax.apply_updates(state.params, updates)
-        new = TrainState(params, opt_state, rule_state, state.key, state.step + 1)
+        carry = tuple(t.h for t in trace) if net.stateful else ()
+        new = TrainState(params, opt_state, rule_state, state.key, state.step + 1, carry)
         metrics = task.metrics(action, y, reward)
         if cfg.alignment == "ste":
             g = grads if not spec.owns_optimizer else grad_rule.update(trace, reward, grad_rule.init(state.params), state.params)[0]

@@ -26,9 +26,45 @@ _WM_MP20 = TrainConfig(task="multiplexer", bits=20, hidden=(64, 32), lr=(1e-2, 1
 _DEMO11 = TrainConfig(task="multiplexer", bits=11, hidden=(64, 32), lr=(3e-2, 3e-3, 3e-4), batch=32,
                       steps=40_000, seeds=5, log_every=40)
 
-def _variant(base: TrainConfig, rule: str, name: str, description: str, paper: str, reference: str) -> Experiment:
+def _variant(base: TrainConfig, rule: str, name: str, description: str, paper: str, reference: str,
+             **overrides) -> Experiment:
     """An experiment that is ``base`` with the learning rule (the reward routing) replaced."""
-    return Experiment(dataclasses.replace(base, rule=rule, name=name), description, paper, reference)
+    return Experiment(dataclasses.replace(base, rule=rule, name=name, **overrides), description, paper, reference)
+
+
+# MAP-prop reference multiplexer config (spec §11.3 `mp`): 37-bit, batch 128, 4M samples.
+_MAP_MP37 = TrainConfig(task="multiplexer", bits=37, rule="map_prop", hidden=(64, 32), sigma2=(0.3, 1.0, 1.0),
+                        lr=(4e-2, 4e-5, 4e-6), adam_eps=1e-9, bias_init="zeros", batch=128, steps=31_250,
+                        seeds=10, log_every=125, name="map-prop-multiplexer37")
+_MAP_PAPER = "Chung, NeurIPS 2021 (P4)"
+# Coordinated exploration (spec §9.3 [choice]): WM multiplexer config, 64 lateral units then 32 Bernoulli.
+_COORD_NOTE = ("P1 (Chung 2023) publishes no config or number; it claims coordinated exploration is much faster "
+               "than independent exploration and faster than STE backprop")
+_MAP_OWN = {"sigma2": (0.3, 1.0, 1.0), "lr": (4e-2, 4e-5, 4e-6), "adam_eps": 1e-9, "bias_init": "zeros"}
+_COORD_METHODS = {  # name: (rule, overrides, description)
+    "reinforce": ("reinforce", {}, "independent REINFORCE, raw reward (reference routing)"),
+    "reinforce-critic": ("reinforce", {"baseline": "critic"}, "independent REINFORCE, critic-centred reward"),
+    "ste": ("ste", {}, "straight-through backprop (non-local)"),
+    "weight-max": ("weight_max", {}, "Weight Maximization"),
+    "map-prop": ("map_prop", _MAP_OWN, "MAP propagation with its own σ² and rates (P4 `mp`)"),
+    "boltzmann": ("boltzmann", {"baseline": "critic"}, "Boltzmann-machine layer, hebbian rule, critic-centred"),
+    "recurrent": ("recurrent", {"baseline": "critic"}, "recurrent layer (T = 5), exact REINFORCE, critic-centred"),
+}
+_COORD_BASES = {
+    "multiplexer11": dataclasses.replace(_WM_MP20, bits=11, steps=200_000, log_every=200),
+    "multiplexer20": _WM_MP20,
+}
+
+
+def _coordinated() -> dict[str, Experiment]:
+    out = {}
+    for task, base in _COORD_BASES.items():
+        for method, (rule, overrides, what) in _COORD_METHODS.items():
+            out[f"coordinated/{method}-{task}"] = _variant(
+                base, rule, f"coordinated-{method}-{task}", f"{what}; {base.bits}-bit, batch 1, "
+                f"{base.steps // 1000}k samples, 10 seeds", "spec team_rules.md §9.3 [choice]", _COORD_NOTE,
+                **overrides)
+    return out
 
 
 _MP20_PAPER = "Chung, AAAI 2022 (P3), config `mp`"
@@ -64,14 +100,26 @@ EXPERIMENTS: dict[str, Experiment] = {
         _WM_MP20, "backprop", "backprop-multiplexer20",
         "backprop baseline on the WM reference multiplexer config", f"{_MP20_PAPER}, rule replaced [choice]",
         "no published number; P3 reports backprop slightly faster than WM"),
+    "map-prop/multiplexer37": Experiment(
+        _MAP_MP37, "MAP propagation, reference config (37-bit, [64, 32] softplus-Gaussian, σ² 0.3/1, batch 128, 4M samples)",
+        f"{_MAP_PAPER}, config `mp` [ref]",
+        "no published number; one unseeded run of the reference code: mean reward 0.926 (spec §12)"),
+    "map-prop/regression": Experiment(
+        TrainConfig(task="regression", dim=8, rule="map_prop", hidden=(64, 32), sigma2=(0.0075, 0.025, 0.025),
+                    lr=(6e-2, 6e-5, 6e-6), adam_eps=1e-9, bias_init="zeros", batch=128, steps=7_812, seeds=10,
+                    log_every=21, name="map-prop-regression"),
+        "MAP propagation with the output gate on the 8-d teacher regression (1M samples)",
+        f"{_MAP_PAPER}, config `sr` [ref]; teacher drawn with seed 0 (the reference's draw is a file we lack)",
+        "no published number; absolute MSE depends on the teacher draw"),
     "reinforce/regression": Experiment(
         TrainConfig(task="regression", dim=8, rule="reinforce", unit="gaussian", hidden=(64, 32),
-                    sigma2=0.025, lr=(6e-3, 6e-4, 6e-5), batch=128, steps=8_000, seeds=10,
+                    sigma2=(0.025,), lr=(6e-3, 6e-4, 6e-5), batch=128, steps=8_000, seeds=10,
                     log_every=8, baseline="ema", name="reinforce-regression"),
         "REINFORCE with softplus-Gaussian units on the 8-d teacher regression",
         "Chung, NeurIPS 2021 (P4) task `sr`; sizes from P4, rates and σ² [choice]",
         "no published REINFORCE number (P4 trains this task with MAP propagation)",
     ),
+    **_coordinated(),
 }
 
 

@@ -1,5 +1,7 @@
 """Networks: pure functions over pytrees of arrays, returning traces of local quantities."""
 
+from plastix.nets._lateral import Boltzmann as Boltzmann
+from plastix.nets._lateral import Recurrent as Recurrent
 from plastix.nets._layers import Bernoulli as Bernoulli
 from plastix.nets._layers import Deterministic as Deterministic
 from plastix.nets._layers import Gaussian as Gaussian

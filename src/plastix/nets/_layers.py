@@ -46,6 +46,7 @@ class LayerTrace(NamedTuple):
     mean: Array  # (B, n) p, π or μ
     h: Array  # (B, n) the sampled value (one-hot for softmax; g(u) if deterministic)
     v: Array  # (B, n) unit eligibility ∂ log P(h|x)/∂u (zeros if deterministic)
+    lateral: Array | None = None  # (B, n, n) eligibility of lateral weights U (lateral layers only)
 
 
 def _link(name: str, u: Array) -> Array:
@@ -66,6 +67,15 @@ def _link_grad(name: str, u: Array) -> Array:
         "sigmoid": lambda z: jax.nn.sigmoid(z) * (1 - jax.nn.sigmoid(z)),
         "tanh": lambda z: 1 - jnp.tanh(z) ** 2,
     }[name](u)
+
+
+def link_and_grad(name: str, u: Array) -> tuple[Array, Array]:
+    """``(g(u), g'(u))``; for softplus both from one ``exp`` (the hot path of Gaussian layers)."""
+    if name == "softplus":  # float32-accurate for every u; ~2× faster on CPU than logaddexp + logistic
+        clipped = jnp.minimum(u, 40.0)
+        e = jnp.exp(clipped)
+        return jnp.log1p(e) + (u - clipped), e / (1 + e)
+    return _link(name, u), _link_grad(name, u)
 
 
 def glorot_init(key: PRNGKey, n_in: int, n_out: int, bias: BiasInit, dtype=jnp.float32) -> dict:
@@ -105,6 +115,10 @@ class _Layer:
     def log_prob(self, params: dict, x: Array, h: Array) -> Array:
         """log P(h | x) per sample, (B,)."""
         return self.log_prob_u(self.preact(params, x), h)
+
+    def value(self, h: Array) -> Array:
+        """The layer's output (what the next layer reads) for a stored value ``h``."""
+        return h
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,8 +194,8 @@ class Gaussian(_Layer):
         return mu + np.sqrt(self.sigma2) * sampler.normal(key, u.shape, u.dtype)
 
     def _trace(self, x, u, h):
-        mu = _link(self.link, u)
-        return LayerTrace(x, u, mu, h, (h - mu) * _link_grad(self.link, u) / self.sigma2)
+        mu, grad = link_and_grad(self.link, u)
+        return LayerTrace(x, u, mu, h, (h - mu) * grad / self.sigma2)
 
     def log_prob_u(self, u, h):
         mu = _link(self.link, u)

@@ -55,12 +55,26 @@ class Network:
             layer.init(k, n_in, dtype) for layer, k, n_in in zip(self.layers, keys, self.sizes[:-1])
         )
 
-    def sample(self, params: Params, x: Array, key: PRNGKey, sampler: Sampler) -> tuple[Array, Trace]:
-        """Sample every layer bottom-up; returns the output sample (B, n_L) and the trace."""
+    @property
+    def stateful(self) -> bool:
+        """True if a layer starts from its previous state (persistent Gibbs chains)."""
+        return any(getattr(layer, "stateful", False) for layer in self.layers)
+
+    def sample(
+        self, params: Params, x: Array, key: PRNGKey, sampler: Sampler, carry: tuple | None = None
+    ) -> tuple[Array, Trace]:
+        """Sample every layer bottom-up; returns the output sample (B, n_L) and the trace.
+
+        ``carry`` (stateful networks only): the previous step's ``tuple(t.h for t in trace)``;
+        layers that persist their state start from it.
+        """
         keys = sampler.split(key, len(self.layers))
         trace, h = [], x
         for i, (layer, p) in enumerate(zip(self.layers, params)):
-            t = layer.sample(p, h, keys[i], sampler)
+            if carry is not None and getattr(layer, "stateful", False):
+                t = layer.sample(p, h, keys[i], sampler, previous=carry[i])
+            else:
+                t = layer.sample(p, h, keys[i], sampler)
             trace.append(t)
             h = t.h
         return h, tuple(trace)
@@ -85,7 +99,7 @@ class Network:
                 h = layer.sample(p, h, None, None).h  # type: ignore[arg-type]
                 continue
             total = total + layer.log_prob(p, h, forced)
-            h = forced
+            h = layer.value(forced)
         return total
 
 
@@ -97,8 +111,9 @@ def stochastic_mlp(
     unit: str = "bernoulli",
     output: str = "bernoulli",
     tau: float | tuple[float, ...] = 1.0,
-    sigma2: float = 1.0,
+    sigma2: float | tuple[float, ...] = 1.0,
     bias_init: str = "uniform",
+    lateral: Layer | None = None,
 ) -> Network:
     """A network of stochastic hidden units and a stochastic output layer.
 
@@ -108,14 +123,27 @@ def stochastic_mlp(
             (softplus link, variance ``sigma2``).
         output: ``"bernoulli"``, ``"softmax"`` or ``"gaussian"`` (identity link).
         tau: temperature, one value or one per layer (hidden..., output).
+        sigma2: variance of Gaussian units, one value or one per layer (hidden..., output).
+        lateral: a lateral layer (:class:`~plastix.nets.Boltzmann`, :class:`~plastix.nets.Recurrent`)
+            used as the first hidden layer instead of ``unit`` (its width replaces ``hidden[0]``).
     """
     n_layers = len(hidden) + 1
-    taus = (tau,) * n_layers if isinstance(tau, (int, float)) else tuple(tau)
+    taus = _per_layer(tau, n_layers, "tau")
+    sig = _per_layer(sigma2, n_layers, "sigma2")
     layers: list[Layer] = []
-    for n, t in zip(hidden, taus):
-        layers.append(_hidden_layer(unit, n, t, sigma2, bias_init))
-    layers.append(_output_layer(output, n_out, taus[-1], sigma2, bias_init))
+    for n, t, s2 in zip(hidden, taus, sig):
+        layers.append(_hidden_layer(unit, n, t, s2, bias_init))
+    if lateral is not None:
+        layers[0] = lateral
+    layers.append(_output_layer(output, n_out, taus[-1], sig[-1], bias_init))
     return Network(n_in, tuple(layers))
+
+
+def _per_layer(value, n_layers: int, name: str) -> tuple:
+    values = (value,) * n_layers if isinstance(value, (int, float)) else tuple(value)
+    if len(values) != n_layers:
+        raise ValueError(f"{name}: give 1 value or {n_layers} (one per layer), got {len(values)}")
+    return values
 
 
 def deterministic_mlp(

@@ -17,6 +17,7 @@ from plastix.rules.ste import SURROGATES as SURROGATES
 from plastix.rules.ste import ste as ste
 from plastix.rules.uwm import DENOMINATORS as DENOMINATORS
 from plastix.rules.uwm import uwm as uwm
+from plastix.rules.map_prop import map_prop as map_prop
 from plastix.rules.weight_max import reset_traces as reset_traces
 from plastix.rules.weight_max import weight_max as weight_max
 
@@ -30,6 +31,9 @@ class RuleSpec(NamedTuple):
     description: str
     owns_optimizer: bool = False  # True: built with layer_opts=[...], update returns updates;
     #                               built without them, the rule returns loss-convention gradients
+    unit: str = "bernoulli"  # default hidden units (config --unit empty)
+    sign_output: str = ""  # output layer for binary-action tasks, if not the task's default
+    units: tuple[str, ...] = ("bernoulli", "bernoulli_pm1", "gaussian")  # hidden units it can train
 
 
 RULES: dict[str, RuleSpec] = {
@@ -51,18 +55,47 @@ RULES: dict[str, RuleSpec] = {
         True,
         "Weight Maximization: hidden units rewarded by the growth of their outgoing weights (Chung 2022)",
         owns_optimizer=True,
+        units=("bernoulli", "bernoulli_pm1"),
     ),
     "uwm": RuleSpec(
         lambda net, denominator="sample", **kw: uwm(net, denominator=denominator, **kw),
         "stochastic",
         True,
         "Unbiased Weight Maximization, reconstructed counterfactual estimator (Chung 2023) [recon]",
+        units=("bernoulli", "bernoulli_pm1"),
     ),
     "ste": RuleSpec(
         lambda net, surrogate="sigmoid", **kw: ste(net, surrogate=surrogate, **kw),
         "stochastic",
         False,
         "straight-through backprop through sampled Bernoulli units (non-local baseline)",
+        units=("bernoulli", "bernoulli_pm1"),
+    ),
+    "map_prop": RuleSpec(
+        lambda net, **kw: map_prop(net, **kw),
+        "stochastic",
+        True,
+        "MAP propagation: energy minimisation over Gaussian hidden values, then local REINFORCE "
+        "(Chung 2021); the minimisation feeds eligibilities back through Wᵀ",
+        unit="gaussian",
+        sign_output="softmax",
+        units=("gaussian",),
+    ),
+    "boltzmann": RuleSpec(
+        lambda net, **kw: reinforce(**kw),
+        "boltzmann",
+        True,
+        "coordinated exploration: first hidden layer a Boltzmann machine, reward-modulated Hebbian "
+        "rule without negative phase; centre with --baseline critic (Chung 2023) [recon]",
+        units=("bernoulli",),
+    ),
+    "recurrent": RuleSpec(
+        lambda net, **kw: reinforce(**kw),
+        "recurrent",
+        True,
+        "coordinated exploration: first hidden layer recurrent (T steps), exact REINFORCE over the "
+        "steps (Chung 2023) [recon]",
+        units=("bernoulli",),
     ),
 }
 

@@ -25,10 +25,13 @@ class Rule(NamedTuple):
 
     init: Callable[[Any], Any]
     update: Callable[..., tuple[Any, Any]]
+    wants_target: bool = False  # True: the signal is the task's target, not its reward (gated MAP-prop)
 
 
 def score_grads(layer: LayerTrace, signal: Array) -> dict:
     """Loss-convention gradient of one layer: ``−mean_b[(x ⊗ v)·signal]`` and ``−mean_b[v·signal]``.
+
+    Lateral layers (``layer.lateral`` set) also get ``U``: ``−mean_b[lateral·signal]``.
 
     Args:
         layer: the layer's trace; ``layer.v`` (B, n) is the unit eligibility.
@@ -37,7 +40,12 @@ def score_grads(layer: LayerTrace, signal: Array) -> dict:
     r = signal[:, None] if signal.ndim == 1 else signal
     d = layer.v * r  # (B, n)
     batch = d.shape[0]
-    return {"W": -(layer.x.T @ d) / batch, "b": -jnp.mean(d, axis=0)}
+    grads = {"W": -(layer.x.T @ d) / batch, "b": -jnp.mean(d, axis=0)}
+    if layer.lateral is not None:  # lateral weights U of Boltzmann / recurrent layers
+        if signal.ndim != 1:
+            raise ValueError("lateral layers take one global signal per sample, shape (B,)")
+        grads["U"] = -jnp.einsum("bij,b->ij", layer.lateral, signal) / batch
+    return grads
 
 
 def require_bernoulli_hidden(net: Network, rule: str) -> None:

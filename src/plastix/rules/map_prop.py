@@ -1,0 +1,151 @@
+"""MAP propagation: minimise the energy over the hidden values, then learn by local REINFORCE.
+
+Chung (NeurIPS 2021, P4), spec ``team_rules.md`` §8, reproducing ``stephen-chung-mh/map_prop``
+[ref]. Hidden layers are Gaussian, ``H_l ~ N(g(u_l), σ_l²)`` (softplus link in every release);
+the output is a softmax, Bernoulli or linear-Gaussian layer. Before learning, the hidden values
+are moved towards their MAP estimate given the input **and the output actually emitted**, by
+``steps`` synchronous gradient steps on the energy
+
+    E(H_1..H_{L−1}) = Σ_l ‖H_l − μ_l‖²/(2σ_l²) − log P(output | H_{L−1}),
+
+    H_l ← H_l + η_l·[(μ_l − H_l)/σ_l² + v_{l+1} W_{l+1}ᵀ],    η_l = update_adj·σ_l²,
+
+where ``v_{l+1}`` is the next layer's unit eligibility at the current values (the output stays
+frozen). Every unit then applies REINFORCE to the minimised values:
+``ΔW_l ∝ mean_b[R·H*_{l−1} ⊗ v*_l]``. At a fixed point ``v*_l = g'(u_l) ⊙ (v*_{l+1} W_{l+1}ᵀ)``,
+which is backprop's delta recursion for ``log P(output | x)`` through the reparameterised network
+with the noise held at its MAP value (oracle O5).
+
+Output gate (critics, regression; §8.5): every eligibility is divided by ``y − μ_L`` and the
+reward is ``target − μ_L``, so the output layer receives the exact regression update and the
+hidden layers the reparameterised gradient of ``−(target − μ_L)²/(2σ_L²)`` at the MAP point
+(oracle O6). With ``gate=True`` the rule's signal is the *target* (``Rule.wants_target``) and
+the reward ``target − μ_L`` uses the post-minimisation mean, as the reference's regression does.
+
+Locality: the update of every unit is local REINFORCE; the minimisation phase sends each layer's
+eligibility down through the transposed forward weights ``W_{l+1}ᵀ`` (symmetric feedback), as in
+P4. The default step count (20) and step size (0.5σ²) are the reference's.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from plastix.nets import Gaussian, Network
+from plastix.rules._base import Rule, score_grads
+from plastix.rules._baseline import BaselineState, make_baseline
+from plastix.types import Array, Params
+
+GATE_GUARD = 1e-12  # |y − μ_L| below this is treated as this (the reference does not guard) [choice]
+
+
+class MapPropState(NamedTuple):
+    baseline: BaselineState
+
+
+def _hidden_layers(net: Network) -> tuple[Gaussian, ...]:
+    hidden = net.layers[:-1]
+    for layer in hidden:
+        if not isinstance(layer, Gaussian):
+            raise ValueError(f"map_prop needs Gaussian hidden units, got {type(layer).__name__}")
+    return hidden  # type: ignore[return-value]
+
+
+def minimise(net: Network, params: Params, x: Array, hs: tuple[Array, ...], steps: int = 20,
+             update_adj: float = 0.5, unroll: int = 1):
+    """Run ``steps`` synchronous energy-descent steps on the hidden values; the output is frozen.
+
+    Args:
+        hs: the values of every layer (hidden..., output) from the forward sample.
+
+    Returns:
+        The trace of the network at the minimised hidden values (eligibilities recomputed).
+    """
+    hidden = _hidden_layers(net)
+    etas = [update_adj * layer.sigma2 for layer in hidden]
+    out = hs[-1]
+    mu_first = net.layers[0].trace(params[0], x, hs[0]).mean  # x is fixed: μ_1 is loop-invariant
+
+    def descend(hid, _):
+        above = [layer.trace(p, below, h)  # layers 2..L at the current values
+                 for layer, p, below, h in zip(net.layers[1:], params[1:], hid, hid[1:] + (out,))]
+        means = (mu_first,) + tuple(t.mean for t in above[:-1])
+        new = tuple(
+            h + eta * ((mu - h) / layer.sigma2 + t_up.v @ params[l + 1]["W"].T)
+            for l, (h, eta, layer, mu, t_up) in enumerate(zip(hid, etas, hidden, means, above))
+        )
+        return new, None
+
+    hid, _ = jax.lax.scan(descend, tuple(hs[:-1]), None, length=steps, unroll=unroll)
+    return net.trace(params, x, hid + (out,))
+
+
+def energy(net: Network, params: Params, x: Array, hs: tuple[Array, ...]) -> Array:
+    """The MAP-prop energy per sample, (B,) (oracle O7)."""
+    trace = net.trace(params, x, hs)
+    total = sum(jnp.sum((t.h - t.mean) ** 2, axis=-1) / (2 * layer.sigma2)
+                for t, layer in zip(trace[:-1], _hidden_layers(net)))
+    return total - net.output.log_prob(params[-1], trace[-1].x, hs[-1])
+
+
+def gate(trace, target: Array):
+    """The output gate: eligibilities divided by ``y − μ_L``; returns (trace, ``target − μ_L``)."""
+    out = trace[-1]
+    d = out.h[:, 0] - out.mean[:, 0]
+    d = jnp.where(jnp.abs(d) < GATE_GUARD, jnp.where(d < 0, -GATE_GUARD, GATE_GUARD), d)
+    gated = tuple(t._replace(v=t.v / d[:, None]) for t in trace)
+    return gated, target - out.mean[:, 0]
+
+
+def map_prop(net: Network, steps: int = 20, update_adj: float = 0.5, gate_output: bool = False,
+             baseline: str = "none", baseline_rate: float = 0.01, critic_lr: float = 1e-3,
+             unroll: int = 1) -> Rule:
+    r"""MAP propagation (local; minimisation uses feedback through ``Wᵀ``).
+
+    Args:
+        net: Gaussian hidden layers; softmax, Bernoulli or Gaussian output.
+        steps: minimisation steps (reference 20). update_adj: step size as a fraction of σ_l²
+            (reference 0.5).
+        gate_output: the output gate of §8.5 (regression, critics; needs a scalar Gaussian
+            output). The signal is then the target.
+        baseline: reward baseline for the ungated rule (reference: none).
+        unroll: ``lax.scan`` unroll of the minimisation loop (speed only).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from plastix.nets import stochastic_mlp
+        >>> from plastix.random import hash_sampler
+        >>> from plastix.rules import map_prop
+        >>> net = stochastic_mlp(6, (5, 4), 2, unit="gaussian", output="softmax", sigma2=(0.3, 1.0, 1.0))
+        >>> params = net.init(jax.random.key(0))
+        >>> rule = map_prop(net)
+        >>> out, trace = net.sample(params, jnp.ones((8, 6)), jax.random.key(1), hash_sampler())
+        >>> grads, _ = rule.update(trace, jnp.ones(8), rule.init(params), params)
+        >>> grads[0]["W"].shape
+        (6, 5)
+
+    References:
+        S. Chung, *MAP Propagation Algorithm*, NeurIPS 2021 (arXiv 2010.07893).
+    """
+    _hidden_layers(net)
+    if gate_output and not (isinstance(net.output, Gaussian) and net.output.n == 1):
+        raise ValueError("the output gate needs one Gaussian output unit (regression, critics)")
+    base_init, centre = make_baseline(baseline, baseline_rate, critic_lr)
+
+    def init(params) -> MapPropState:
+        return MapPropState(base_init(params))
+
+    def update(trace, signal, state: MapPropState, params):
+        x = trace[0].x
+        trace = minimise(net, params, x, tuple(t.h for t in trace), steps, update_adj, unroll)
+        if gate_output:
+            trace, reward = gate(trace, signal)
+            bstate = state.baseline
+        else:
+            reward, bstate = centre(state.baseline, x, signal)
+        return tuple(score_grads(t, reward) for t in trace), MapPropState(bstate)
+
+    return Rule(init, update, wants_target=gate_output)
