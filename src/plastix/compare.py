@@ -18,12 +18,14 @@ def comparison_table(runs: dict[str, tuple]) -> pd.DataFrame:
     """``runs[label] = (cfg, metrics frame, summary)``; one row per run."""
     rows = []
     for label, (cfg, frame, s) in runs.items():
-        fin = np.asarray(s.get("final_accuracy", s.get("final_reward")))
+        final = "accuracy" if "final_accuracy" in s else "reward"  # regression has no accuracy
+        fin = np.asarray(s[f"final_{final}"])
         auc = np.asarray(s["mean_reward_over_run"])
         row = {"run": label, "rule": cfg.rule, "hidden": "x".join(map(str, cfg.hidden)), "seeds": len(fin),
                "samples": cfg.steps * cfg.batch,
                "mean_reward_over_run": auc.mean(), "mean_reward_over_run_std": auc.std(),
-               "final_accuracy_mean": fin.mean(), "final_accuracy_min": fin.min()}
+               f"final_{final}_mean": fin.mean(), f"final_{final}_median": float(np.median(fin)),
+               f"final_{final}_min": fin.min()}
         for thr in (90, 95):
             hits = [h for h in s.get(f"steps_to_{thr}", []) if h is not None]
             row[f"seeds_reaching_{thr}"] = len(hits)

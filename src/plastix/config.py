@@ -88,6 +88,8 @@ class TrainConfig:
     """boltzmann: eligibility, hebbian (no negative phase) | negative (second chain) | chain (every Gibbs update; sequential)."""
     recurrent_steps: int = 5
     """recurrent: steps T of the recurrent layer [choice]."""
+    lateral_lr: float | None = None
+    """boltzmann/recurrent: learning rate of the lateral weights U; None = the first layer's rate."""
     lateral_init: str = "glorot"
     """boltzmann/recurrent: initial lateral weights, glorot (zero diagonal) | zeros."""
     batch: int = 1
@@ -189,6 +191,8 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(name, f"must be ≥ 0, got {getattr(self, name)}")
         _positive("recurrent_steps", self.recurrent_steps)
+        if self.lateral_lr is not None and not (self.lateral_lr >= 0 and math.isfinite(self.lateral_lr)):
+            raise ConfigError("lateral_lr", f"must be finite and ≥ 0, got {self.lateral_lr}")
         if not (self.map_update_adj > 0 and math.isfinite(self.map_update_adj)):
             raise ConfigError("map_update_adj", f"must be finite and > 0, got {self.map_update_adj}")
         if self.alignment != "none" and RULES[self.rule].network in ("boltzmann", "recurrent"):

@@ -30,9 +30,15 @@ class ScaleByLayerLRState(NamedTuple):
     count: Array  # () int32, number of updates so far (for schedules)
 
 
-def scale_by_layer_lr(lrs: Sequence[LearningRate]) -> optax.GradientTransformation:
-    """Multiplies layer ``l``'s updates by ``−lr_l`` (descent). ``lrs`` has one entry per layer."""
+def scale_by_layer_lr(lrs: Sequence[LearningRate], leaf_lrs: dict[str, LearningRate] | None = None
+                      ) -> optax.GradientTransformation:
+    """Multiplies layer ``l``'s updates by ``−lr_l`` (descent). ``lrs`` has one entry per layer.
+
+    ``leaf_lrs`` overrides the rate of named leaves in every layer, e.g. ``{"U": 1e-4}`` for the
+    lateral weights of Boltzmann / recurrent layers.
+    """
     lrs = tuple(lrs)
+    leaf_lrs = dict(leaf_lrs or {})
 
     def init(params):
         if len(params) != len(lrs):
@@ -42,8 +48,13 @@ def scale_by_layer_lr(lrs: Sequence[LearningRate]) -> optax.GradientTransformati
     def update(updates, state, params=None):
         out = []
         for lr, layer in zip(lrs, updates):
-            step = lr(state.count) if callable(lr) else lr
-            out.append(jax.tree.map(lambda g, s=step: -s * g, layer))
+            rates = {k: leaf_lrs.get(k, lr) for k in layer} if isinstance(layer, dict) else None
+            if rates is None:
+                step = lr(state.count) if callable(lr) else lr
+                out.append(jax.tree.map(lambda g, s=step: -s * g, layer))
+                continue
+            out.append({k: -(r(state.count) if callable(r) else r) * g for (k, g), r in
+                        zip(layer.items(), rates.values())})
         return tuple(out), ScaleByLayerLRState(state.count + 1)
 
     return optax.GradientTransformation(init, update)
@@ -95,6 +106,7 @@ def make_optimizer(
     b2: float = 0.999,
     eps: float = 1e-8,
     reference_quirk: bool = False,
+    leaf_lrs: dict[str, LearningRate] | None = None,
 ) -> optax.GradientTransformation:
     """Adam (reference settings β = 0.9/0.999, ε = 1e−8) or SGD with per-layer rates.
 
@@ -102,6 +114,7 @@ def make_optimizer(
         name: ``"adam"`` or ``"sgd"``.
         lrs: one learning rate (float or schedule) per layer.
         reference_quirk: Adam only; drop bias correction from t = 1000 as the reference does.
+        leaf_lrs: rates of named leaves overriding their layer's (e.g. ``{"U": …}``).
     """
     if name == "adam":
         inner = (
@@ -109,7 +122,7 @@ def make_optimizer(
             if reference_quirk
             else optax.scale_by_adam(b1=b1, b2=b2, eps=eps)
         )
-        return optax.chain(inner, scale_by_layer_lr(lrs))
+        return optax.chain(inner, scale_by_layer_lr(lrs, leaf_lrs))
     if name == "sgd":
-        return scale_by_layer_lr(lrs)
+        return scale_by_layer_lr(lrs, leaf_lrs)
     raise ValueError(f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}")

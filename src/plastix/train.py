@@ -93,7 +93,8 @@ def make_train(cfg: TrainConfig) -> Trainer:
     net = make_network(cfg, task)
     def optimizer(lrs):
         return make_optimizer(cfg.optimizer, lrs, b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps,
-                              reference_quirk=cfg.reference_adam)
+                              reference_quirk=cfg.reference_adam,
+                              leaf_lrs=None if cfg.lateral_lr is None else {"U": cfg.lateral_lr})
 
     spec = RULES[cfg.rule]
     if spec.owns_optimizer:  # e.g. weight_max: one optimizer per layer inside the rule

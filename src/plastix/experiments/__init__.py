@@ -47,8 +47,12 @@ _COORD_METHODS = {  # name: (rule, overrides, description)
     "ste": ("ste", {}, "straight-through backprop (non-local)"),
     "weight-max": ("weight_max", {}, "Weight Maximization"),
     "map-prop": ("map_prop", _MAP_OWN, "MAP propagation with its own σ² and rates (P4 `mp`)"),
-    "boltzmann": ("boltzmann", {"baseline": "critic"}, "Boltzmann-machine layer, hebbian rule, critic-centred"),
-    "recurrent": ("recurrent", {"baseline": "critic"}, "recurrent layer (T = 5), exact REINFORCE, critic-centred"),
+    # lateral rates from a 3-seed, 100k-sample probe on 11 bits (at the first layer's 1e-2, U grows
+    # until the layer saturates; the recurrent layer then stays at chance) [choice]
+    "boltzmann": ("boltzmann", {"baseline": "critic", "lateral_lr": 1e-3},
+                  "Boltzmann-machine layer (10 parallel sweeps), hebbian rule, critic-centred, U rate 1e-3"),
+    "recurrent": ("recurrent", {"baseline": "critic", "lateral_lr": 1e-4},
+                  "recurrent layer (T = 5), exact REINFORCE, critic-centred, U rate 1e-4"),
 }
 _COORD_BASES = {
     "multiplexer11": dataclasses.replace(_WM_MP20, bits=11, steps=200_000, log_every=200),
