@@ -1,5 +1,6 @@
 """Per-layer learning rates and the reference Adam quirk (oracle O12), against hand computation."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -70,3 +71,14 @@ def test_schedule_learning_rate():
         upd, state = opt.update(({"W": jnp.ones(())},), state, params)
         vals.append(float(upd[0]["W"]))
     np.testing.assert_allclose(vals, [-1.0, -0.9, -0.8], rtol=1e-6)
+
+
+def test_leaf_learning_rates_override_the_layer_rate():
+    """``leaf_lrs={"U": r}`` (the lateral weights) takes precedence in every layer; others keep theirs."""
+    params = ({"W": jnp.ones((2, 2)), "b": jnp.ones(2), "U": jnp.ones((2, 2))}, {"W": jnp.ones((2, 1)), "b": jnp.ones(1)})
+    grads = jax.tree.map(jnp.ones_like, params)
+    opt = make_optimizer("sgd", (0.1, 0.01), leaf_lrs={"U": 0.5})
+    upd, _ = opt.update(grads, opt.init(params), params)
+    np.testing.assert_allclose(upd[0]["U"], -0.5)
+    np.testing.assert_allclose(upd[0]["W"], -0.1)
+    np.testing.assert_allclose(upd[1]["W"], -0.01)
