@@ -13,7 +13,9 @@ from plastix.tasks import TASKS
 from plastix.train import seed_keys
 
 CASES = [(r, t, o) for r in RULES for t in TASKS
-         for o in (("bernoulli", "softmax") if t == "multiplexer" else ("gaussian",))]
+         for o in (("bernoulli", "softmax") if t == "multiplexer" else ("gaussian",))
+         # lateral layers change only the first hidden layer: one output case each (compiles are slow)
+         if RULES[r].network not in ("boltzmann", "recurrent") or (t, o) == ("multiplexer", "softmax")]
 
 
 def tiny(rule, task, output, **kw):
@@ -60,13 +62,13 @@ def test_options_run(sampler, baseline):
 ])
 def test_boltzmann_options_run_and_chunk_identically(options):
     """Every sampler/eligibility runs; persistent chains carry their state across chunks exactly."""
-    cfg = dataclasses.replace(tiny("boltzmann", "multiplexer", "bernoulli"), baseline="critic", **options)
+    cfg = dataclasses.replace(tiny("boltzmann", "multiplexer", "bernoulli"), baseline="critic", steps=4, **options)
     trainer = make_train(cfg)
     keys = seed_keys(cfg)
     whole = jax.jit(jax.vmap(trainer.train))(keys)[1]
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
     state, first = run(jax.vmap(trainer.init)(keys), 1)
-    _, rest = run(state, cfg.n_logs - 1)
+    _, rest = run(state, 1)  # two chunks of one log interval each: one compilation
     for k in whole:
         assert np.all(np.isfinite(whole[k]))
         np.testing.assert_array_equal(whole[k], np.concatenate([first[k], rest[k]], axis=1))
