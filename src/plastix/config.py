@@ -83,7 +83,7 @@ class TrainConfig:
     gibbs: str = "parallel"
     """boltzmann: Gibbs sampler, parallel (auxiliary-Gaussian block Gibbs) | sequential (random scan)."""
     gibbs_init: str = "forward"
-    """boltzmann: initial state, forward (feed-forward sample) | previous (persistent chain)."""
+    """boltzmann: initial state, forward (feed-forward sample) | previous (persistent chain; step 0 starts all off)."""
     bm_rule: str = "hebbian"
     """boltzmann: eligibility, hebbian (no negative phase) | negative (second chain) | chain (every Gibbs update; sequential)."""
     recurrent_steps: int = 5

@@ -121,7 +121,8 @@ class Boltzmann(_LateralLayer):
         n: units. tau: temperature (divides the whole energy).
         sweeps: Gibbs sweeps after the initial state (P1's value is unknown; 10 [choice]).
         init_from: ``"forward"`` (feed-forward sample, [choice]) or ``"previous"`` (the state the
-            layer ended in at the previous step: persistent chains; the trainer carries it).
+            layer ended in at the previous step: persistent chains; the trainer carries it and
+            starts from all units off).
         gibbs: ``"parallel"`` (auxiliary-Gaussian block Gibbs) or ``"sequential"`` (random scan).
         order: visiting order of sequential sweeps, ``"random"`` (fresh each sweep) or ``"fixed"``.
         eligibility: ``"hebbian"`` (negative-phase-free), ``"negative"`` or ``"chain"``.
