@@ -97,25 +97,18 @@ def make_train(cfg: TrainConfig) -> Trainer:
                               leaf_lrs=None if cfg.lateral_lr is None else {"U": cfg.lateral_lr})
 
     spec = RULES[cfg.rule]
+    options = spec.options(cfg, task)  # the rule's keyword options, from its registry entry
     if spec.owns_optimizer:  # e.g. weight_max: one optimizer per layer inside the rule
-        rule = make_rule(cfg.rule, net, layer_opts=[optimizer((lr,)) for lr in cfg.layer_lrs], p=cfg.wm_p)
+        rule = make_rule(cfg.rule, net, layer_opts=[optimizer((lr,)) for lr in cfg.layer_lrs], **options)
         opt = optax.identity()  # the rule returns updates
     else:
-        options = {"baseline": cfg.baseline}
-        if cfg.rule == "uwm":
-            options["denominator"] = cfg.uwm_denominator
-        if cfg.rule == "ste":
-            options["surrogate"] = cfg.ste_surrogate
-        if cfg.rule == "map_prop":
-            options.update(steps=cfg.map_steps, update_adj=cfg.map_update_adj,
-                           gate_output=task.action == "real")  # the reference gates regression (§8.6)
         rule = make_rule(cfg.rule, net, **options)
         opt = optimizer(cfg.layer_lrs)
     sampler: Sampler = get_sampler(cfg.sampler)
     batch, interval = cfg.batch, cfg.log_interval
     # The rule in gradient form, for the alignment diagnostic: a rule that owns its optimizers is
     # built without them (weight_max: weights before the step, loss-convention gradients).
-    grad_rule = make_rule(cfg.rule, net, p=cfg.wm_p) if spec.owns_optimizer else rule
+    grad_rule = make_rule(cfg.rule, net, **options) if spec.owns_optimizer else rule
     if cfg.alignment == "ste":
         ste_rule = ste(net)
     if cfg.alignment == "exact":

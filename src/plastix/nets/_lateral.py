@@ -64,16 +64,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from plastix.nets._layers import LayerTrace, _Layer, glorot_init
+from plastix.nets._layers import LayerTrace, _Layer, all_bits, glorot_init
 from plastix.random import Sampler
 from plastix.types import Array, PRNGKey
 
 LateralInit = Literal["glorot", "zeros"]
-
-
-def _bits(m: int) -> np.ndarray:
-    """All 2^m binary vectors of length m, (2^m, m), most significant first."""
-    return (np.arange(2**m)[:, None] >> np.arange(m)[::-1]) & 1
 
 
 def _bern_logp(h: Array, logit: Array) -> Array:
@@ -108,6 +103,10 @@ class _LateralLayer(_Layer):
     def _logits(self, params: dict, x: Array) -> tuple[Array, Array]:
         u = self.preact(params, x)
         return u, u / self.tau
+
+    def value(self, h: Array) -> Array:
+        """The last state: the whole value for a state, the final n entries of a trajectory."""
+        return h[:, -self.n :]
 
     def log_prob_u(self, u, h):  # pragma: no cover - lateral layers need their couplings
         raise TypeError(f"{type(self).__name__}.log_prob needs the layer's params; use log_prob(params, x, h)")
@@ -250,7 +249,7 @@ class Boltzmann(_LateralLayer):
         """Exact ``log Z``, ``E[h]`` and ``E[½ h hᵀ]`` by enumerating the 2^n states (n ≤ 16)."""
         if self.n > 16:
             raise ValueError(f"exact Boltzmann moments enumerate 2^n states; n = {self.n} > 16")
-        S = jnp.asarray(_bits(self.n), x.dtype)  # (M, n)
+        S = jnp.asarray(all_bits(self.n), x.dtype)  # (M, n)
         _, a = self._logits(params, x)
         J = self.coupling(params)
         log_w = a @ S.T + 0.5 * jnp.einsum("mi,ij,mj->m", S, J, S)[None, :]  # (B, M)
@@ -293,10 +292,7 @@ class Boltzmann(_LateralLayer):
 
     def support(self) -> np.ndarray:
         """All states (2^n, n), or all fixed-order trajectories (``"chain"``)."""
-        return _bits(self.n * (self.sweeps + 1) if self.trajectory else self.n)
-
-    def value(self, h: Array) -> Array:
-        return h[:, -self.n :]
+        return all_bits(self.n * (self.sweeps + 1) if self.trajectory else self.n)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,7 +345,4 @@ class Recurrent(_LateralLayer):
 
     def support(self) -> np.ndarray:
         """All trajectories (h¹, …, h^T), (2^{nT}, nT)."""
-        return _bits(self.n * self.steps)
-
-    def value(self, h: Array) -> Array:
-        return h[:, -self.n :]
+        return all_bits(self.n * self.steps)

@@ -69,6 +69,11 @@ def _link_grad(name: str, u: Array) -> Array:
     }[name](u)
 
 
+def all_bits(m: int) -> np.ndarray:
+    """All 2^m binary vectors of length m, (2^m, m), most significant first."""
+    return (np.arange(2**m)[:, None] >> np.arange(m)[::-1]) & 1
+
+
 def link_and_grad(name: str, u: Array) -> tuple[Array, Array]:
     """``(g(u), g'(u))``; for softplus both from one ``exp`` (the hot path of Gaussian layers)."""
     if name == "softplus":  # float32-accurate for every u; ~2× faster on CPU than logaddexp + logistic
@@ -149,7 +154,7 @@ class Bernoulli(_Layer):
 
     def support(self) -> np.ndarray:
         """All 2^n values of the layer, (2^n, n)."""
-        bits = (np.arange(2**self.n)[:, None] >> np.arange(self.n)[::-1]) & 1
+        bits = all_bits(self.n)
         return bits if self.values == "01" else 2 * bits - 1
 
     def as_sign(self, h: Array) -> Array:

@@ -22,6 +22,10 @@ from plastix.rules.weight_max import reset_traces as reset_traces
 from plastix.rules.weight_max import weight_max as weight_max
 
 
+def _baseline_option(cfg, task) -> dict:
+    return {"baseline": cfg.baseline}
+
+
 class RuleSpec(NamedTuple):
     """Registry entry: how to build a rule and which network it trains."""
 
@@ -34,6 +38,7 @@ class RuleSpec(NamedTuple):
     unit: str = "bernoulli"  # default hidden units (config --unit empty)
     sign_output: str = ""  # output layer for binary-action tasks, if not the task's default
     units: tuple[str, ...] = ("bernoulli", "bernoulli_pm1", "gaussian")  # hidden units it can train
+    options: Callable[..., dict] = _baseline_option  # (TrainConfig, Task) -> keyword options of build
 
 
 RULES: dict[str, RuleSpec] = {
@@ -56,6 +61,7 @@ RULES: dict[str, RuleSpec] = {
         "Weight Maximization: hidden units rewarded by the growth of their outgoing weights (Chung 2022)",
         owns_optimizer=True,
         units=("bernoulli", "bernoulli_pm1"),
+        options=lambda cfg, task: {"p": cfg.wm_p},
     ),
     "uwm": RuleSpec(
         lambda net, denominator="sample", **kw: uwm(net, denominator=denominator, **kw),
@@ -63,6 +69,7 @@ RULES: dict[str, RuleSpec] = {
         True,
         "Unbiased Weight Maximization, reconstructed counterfactual estimator (Chung 2023) [recon]",
         units=("bernoulli", "bernoulli_pm1"),
+        options=lambda cfg, task: {"baseline": cfg.baseline, "denominator": cfg.uwm_denominator},
     ),
     "ste": RuleSpec(
         lambda net, surrogate="sigmoid", **kw: ste(net, surrogate=surrogate, **kw),
@@ -70,6 +77,7 @@ RULES: dict[str, RuleSpec] = {
         False,
         "straight-through backprop through sampled Bernoulli units (non-local baseline)",
         units=("bernoulli", "bernoulli_pm1"),
+        options=lambda cfg, task: {"baseline": cfg.baseline, "surrogate": cfg.ste_surrogate},
     ),
     "map_prop": RuleSpec(
         lambda net, **kw: map_prop(net, **kw),
@@ -80,6 +88,8 @@ RULES: dict[str, RuleSpec] = {
         unit="gaussian",
         sign_output="softmax",
         units=("gaussian",),
+        options=lambda cfg, task: {"baseline": cfg.baseline, "steps": cfg.map_steps, "update_adj": cfg.map_update_adj,
+                                   "gate_output": task.action == "real"},  # the reference gates regression (§8.6)
     ),
     "boltzmann": RuleSpec(
         lambda net, **kw: reinforce(**kw),
