@@ -46,6 +46,7 @@ def run_experiment(
     name: Annotated[str, tyro.conf.Positional],
     seeds: int = 0,
     steps: int = 0,
+    episodes: int = 0,
     out: Path = Path("runs"),
     progress: bool = True,
 ) -> None:
@@ -55,6 +56,7 @@ def run_experiment(
         name: experiment name, e.g. reinforce/multiplexer20.
         seeds: override the number of seeds (0 = the experiment's).
         steps: override the number of updates (0 = the experiment's); log interval is rescaled.
+        episodes: RL experiments: override the number of training episodes per seed (0 = the experiment's).
         out: parent directory for run directories.
         progress: show a progress bar.
     """
@@ -69,7 +71,13 @@ def run_experiment(
     if seeds:
         cfg = dataclasses.replace(cfg, seeds=seeds)
     if steps:
+        if cfg.is_rl:
+            raise UsageError(f"--steps: {name} is measured in episodes; use --episodes")
         cfg = dataclasses.replace(cfg, steps=steps, log_every=0)
+    if episodes:
+        if not cfg.is_rl:
+            raise UsageError(f"--episodes: {name} is a one-step task; use --steps")
+        cfg = dataclasses.replace(cfg, episodes=episodes)
     cfg.validate()
     print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
     _report(run(cfg, out, progress=progress))
@@ -137,8 +145,8 @@ def compare_runs(runs: Annotated[list[Path], tyro.conf.Positional], out: Path = 
 
 def _report(res) -> None:
     s = res.summary
-    keys = [k for k in s if k.startswith("final_") and k.endswith("_mean")]
-    finals = ", ".join(f"{k[6:-5]} {s[k]:.4f}" for k in keys)
+    keys = [k for k in s if k.startswith(("final_", "mean_return")) and k.endswith("_mean")]
+    finals = ", ".join(f"{k[6:-5] if k.startswith('final_') else 'return over run'} {s[k]:.4f}" for k in keys)
     print(f"{res.path}: final {finals} (mean over seeds; last 5% of the run), {res.seconds:.1f} s")
     print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
 
@@ -155,12 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"plastix: error: {e}", file=sys.stderr)
         return 2
+    from plastix.rl.gym_adapter import MissingDependencyError
     from plastix.runner import NonFiniteError
 
     args = sys.argv[1:] if argv is None else argv
     try:
         tyro.extras.subcommand_cli_from_dict(COMMANDS, args=args, prog="plastix")
-    except (ConfigError, UsageError, NonFiniteError) as e:
+    except (ConfigError, UsageError, NonFiniteError, MissingDependencyError) as e:
         print(f"plastix: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

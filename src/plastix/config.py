@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+from plastix.envs import ENVS
 from plastix.nets import ACTIVATIONS, HIDDEN_UNITS, OUTPUTS
 from plastix.optim import OPTIMIZERS
 from plastix.random import SAMPLERS
@@ -92,6 +93,32 @@ class TrainConfig:
     """boltzmann/recurrent: learning rate of the lateral weights U; None = the first layer's rate."""
     lateral_init: str = "glorot"
     """boltzmann/recurrent: initial lateral weights, glorot (zero diagonal) | zeros."""
+    episodes: int = 1000
+    """RL tasks: training episodes per seed (the run ends when every seed has finished them)."""
+    gamma: float = 0.98
+    """RL: discount γ (reference 0.98)."""
+    actor_lambda: float = 0.0
+    """RL: actor trace λ; traces decay by γλ (0 = no traces)."""
+    lr_end: tuple[float, ...] = ()
+    """RL: final actor learning rates of the linear schedule (one, or one per layer); empty = constant."""
+    lr_end_t: int = 0
+    """RL: environment steps over which the linear schedules go from start to end rates."""
+    critic: str = "td"
+    """RL critic: td (deterministic softplus MLP, TD(λ) by backprop) | map_prop (Gaussian MAP-prop, gated)."""
+    critic_hidden: tuple[int, ...] = (64, 32)
+    """RL: critic hidden widths."""
+    critic_lr: tuple[float, ...] = (1e-2, 1e-5, 1e-6)
+    """RL: critic learning rates (one, or one per layer), start of the schedule."""
+    critic_lr_end: tuple[float, ...] = ()
+    """RL: critic final learning rates; empty = constant."""
+    critic_lambda: float = 0.8
+    """RL: critic trace λ (decay γλ)."""
+    critic_sigma2: tuple[float, ...] = (1.0,)
+    """RL, map_prop critic: variances of its layers (one, or one per layer)."""
+    reward_clip: float = 0.0
+    """RL: clip the learning reward to [−c, c] (0 = no clipping; returns are logged unclipped)."""
+    action_map: str = "clip"
+    """RL, continuous actions: clip (clip the sample to the action box) | reference (2a+1 map of the MAP-prop code, then clip)."""
     batch: int = 1
     """Samples per update."""
     steps: int = 100_000
@@ -142,11 +169,20 @@ class TrainConfig:
         return self.steps // self.log_interval
 
     @property
+    def is_rl(self) -> bool:
+        """True for environment tasks (actor–critic), False for one-step tasks."""
+        return self.task in ENVS
+
+    @property
     def task_name(self) -> str:
+        if self.is_rl:
+            return self.task
         return f"multiplexer{self.bits}" if self.task == "multiplexer" else f"{self.task}{self.dim}"
 
     @property
     def run_name(self) -> str:
+        if self.is_rl:
+            return self.name or f"{self.task_name}-{self.rule}-seed{self.seed}x{self.seeds}"
         return self.name or f"{self.task_name}-{self.rule}-b{self.batch}-seed{self.seed}x{self.seeds}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,7 +208,9 @@ class TrainConfig:
     # ---- validation -----------------------------------------------------------------------
     def validate(self) -> "TrainConfig":
         """Raises :class:`ConfigError` if the config cannot run; returns ``self`` otherwise."""
-        _choice("task", self.task, TASKS)
+        _choice("task", self.task, tuple(TASKS) + tuple(ENVS))
+        if self.is_rl:
+            _validate_rl_fields(self)
         _choice("rule", self.rule, RULES)
         if self.unit:
             _choice("unit", self.unit, HIDDEN_UNITS)
@@ -257,6 +295,54 @@ class TrainConfig:
         if self.name and ("/" in self.name or self.name.startswith(".")):
             raise ConfigError("name", f"must be a plain directory name, got {self.name!r}")
         return self
+
+
+def _validate_rl_fields(cfg: "TrainConfig") -> None:
+    """RL-only checks (called for environment tasks)."""
+    from plastix.rl.critics import CRITICS
+
+    if cfg.batch != 1:
+        raise ConfigError("batch", f"RL runs one environment per seed (batch 1, as the reference); got {cfg.batch}")
+    if cfg.baseline != "none":
+        raise ConfigError("baseline", "in RL the critic's TD error is the signal; allowed: none")
+    if cfg.alignment != "none":
+        raise ConfigError("alignment", "no alignment diagnostic for RL tasks; allowed: none")
+    if cfg.gibbs_init == "previous":
+        raise ConfigError("gibbs_init", "persistent chains are not supported on RL tasks; allowed: forward")
+    _positive("episodes", cfg.episodes)
+    _choice("critic", cfg.critic, CRITICS)
+    _choice("action_map", cfg.action_map, ("clip", "reference"))
+    if not 0 <= cfg.gamma <= 1:
+        raise ConfigError("gamma", f"must be in [0, 1], got {cfg.gamma}")
+    for name in ("actor_lambda", "critic_lambda"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            raise ConfigError(name, f"must be in [0, 1], got {getattr(cfg, name)}")
+    if not (cfg.reward_clip >= 0 and math.isfinite(cfg.reward_clip)):
+        raise ConfigError("reward_clip", f"must be finite and ≥ 0 (0 = none), got {cfg.reward_clip}")
+    if cfg.lr_end_t < 0:
+        raise ConfigError("lr_end_t", f"must be ≥ 0, got {cfg.lr_end_t}")
+    n_critic = len(cfg.critic_hidden) + 1
+    for name, values, n in (("lr_end", cfg.lr_end, cfg.n_layers), ("critic_lr", cfg.critic_lr, n_critic),
+                            ("critic_lr_end", cfg.critic_lr_end, n_critic), ("critic_sigma2", cfg.critic_sigma2, n_critic)):
+        if values and len(values) not in (1, n):
+            raise ConfigError(name, f"give 1 value or {n} (one per layer), got {len(values)}")
+        if any(not (v >= 0 and math.isfinite(v)) for v in values):
+            raise ConfigError(name, f"must be finite and ≥ 0, got {list(values)}")
+    if not cfg.critic_lr:
+        raise ConfigError("critic_lr", "give 1 value or one per critic layer")
+    if any(v <= 0 for v in cfg.critic_sigma2):
+        raise ConfigError("critic_sigma2", f"variances must be > 0, got {list(cfg.critic_sigma2)}")
+    if any(w <= 0 for w in cfg.critic_hidden):
+        raise ConfigError("critic_hidden", f"widths must be ≥ 1, got {list(cfg.critic_hidden)}")
+    if (cfg.lr_end or cfg.critic_lr_end) and cfg.lr_end_t == 0:
+        raise ConfigError("lr_end_t", "a schedule (--lr-end / --critic-lr-end) needs --lr-end-t > 0")
+    discrete = ENVS[cfg.task].discrete
+    if cfg.output and cfg.output != ("softmax" if discrete else "gaussian"):
+        allowed = "softmax" if discrete else "gaussian"
+        raise ConfigError("output", f"{cfg.task} has {'discrete' if discrete else 'continuous'} actions; allowed: {allowed}")
+    if cfg.output == "bernoulli":
+        raise ConfigError("output", "RL actions come from a softmax (discrete) or gaussian (continuous) output; "
+                          "allowed: softmax, gaussian")
 
 
 def _choice(field: str, value: str, allowed) -> None:

@@ -16,6 +16,7 @@ Same config and seed ⇒ identical metrics, however the run was chunked or resum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -117,6 +118,10 @@ def run(
     """
     t0 = time.perf_counter()
     cfg.validate()
+    if cfg.is_rl:  # actor–critic on an environment: episodes, not updates
+        from plastix.rl.runner import run_rl
+
+        return run_rl(cfg, out, progress=progress, resume=resume)
     trainer = make_train(cfg)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -139,7 +144,7 @@ def run(
     per_chunk = _chunk_logs(cfg.n_logs, max(1, cfg.n_logs // chunks))
     run_chunk = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
     bar = _progress(progress, cfg, done)
-    try:
+    with chunk_guard(partial, bar):
         while done < cfg.n_logs:
             state, m = run_chunk(state, per_chunk)
             m = {k: np.asarray(v) for k, v in m.items()}  # (seeds, per_chunk)
@@ -153,12 +158,6 @@ def run(
                 bar.update(per_chunk * cfg.log_interval)
                 last = {k: float(v[:, -1].mean()) for k, v in m.items()}
                 bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()})
-    except NonFiniteError:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
 
     metrics = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
     frame = metrics_frame(cfg, metrics)
@@ -166,6 +165,19 @@ def run(
     summary["wall_seconds"] = time.perf_counter() - t0
     _publish(cfg, partial, final, frame, summary, metrics)
     return RunResult(final, frame, summary, summary["wall_seconds"])
+
+
+@contextlib.contextmanager
+def chunk_guard(partial: Path, bar):
+    """Around a chunk loop: a non-finite run leaves nothing behind; the progress bar always closes."""
+    try:
+        yield
+    except NonFiniteError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _check_finite(cfg: TrainConfig, state, m: dict[str, np.ndarray], done: int) -> None:
@@ -194,6 +206,11 @@ def _publish(cfg, partial: Path, final: Path, frame: pd.DataFrame, summary: dict
         plot_curves({cfg.rule: (x, metrics[name])}, partial / "alignment.png", ylabel=f"cosine ({name[6:]})",
                     title=f"alignment with the {'exact gradient' if name == 'align_exact' else 'STE update'}",
                     smooth=max(1, cfg.n_logs // 50))
+    publish_dir(cfg, partial, final)
+
+
+def publish_dir(cfg: TrainConfig, partial: Path, final: Path) -> None:
+    """Drop the checkpoint and move the finished ``partial`` directory to ``final`` (replacing it)."""
     (partial / "checkpoint.pkl").unlink(missing_ok=True)
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)

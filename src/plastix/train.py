@@ -66,9 +66,15 @@ def make_network(cfg: TrainConfig, task: Task) -> Network:
     sign_default = spec.sign_output if task.action == "sign" else ""
     output = cfg.output or sign_default or task.default_output
     n_out = 2 if output == "softmax" and task.action == "sign" else task.n_out
+    return build_network(cfg, task.n_in, n_out, output)
+
+
+def build_network(cfg: TrainConfig, n_in: int, n_out: int, output: str) -> Network:
+    """The network ``cfg.rule`` trains: ``n_in`` inputs, ``cfg.hidden``, an ``output`` layer of ``n_out``."""
+    spec = RULES[cfg.rule]
     taus, sig = cfg.layer_taus, cfg.layer_sigma2s
     if spec.network == "deterministic":
-        return deterministic_mlp(task.n_in, cfg.hidden, n_out, activation=cfg.activation, output=output,
+        return deterministic_mlp(n_in, cfg.hidden, n_out, activation=cfg.activation, output=output,
                                  tau=taus[-1], sigma2=sig[-1], bias_init=cfg.bias_init)
     lateral = None
     if spec.network == "boltzmann":
@@ -77,7 +83,7 @@ def make_network(cfg: TrainConfig, task: Task) -> Network:
     if spec.network == "recurrent":
         lateral = Recurrent(cfg.hidden[0], cfg.bias_init, taus[0], cfg.lateral_init,  # type: ignore[arg-type]
                             steps=cfg.recurrent_steps)
-    return stochastic_mlp(task.n_in, cfg.hidden, n_out, unit=cfg.hidden_unit, output=output, tau=taus, sigma2=sig,
+    return stochastic_mlp(n_in, cfg.hidden, n_out, unit=cfg.hidden_unit, output=output, tau=taus, sigma2=sig,
                           bias_init=cfg.bias_init, lateral=lateral)
 
 

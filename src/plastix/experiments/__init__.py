@@ -73,6 +73,71 @@ def _coordinated() -> dict[str, Experiment]:
 
 _MP20_PAPER = "Chung, AAAI 2022 (P3), config `mp`"
 
+# ---- RL (spec team_rules.md §11.2 WM configs, §11.3 MAP-prop configs) [ref] ----------------------
+_WM_RL_PAPER = "Chung, AAAI 2022 (P3), stephen-chung-mh/weight_max config"
+_WM_RL = {  # env: (config id, overrides, README number for WM, for WM with traces)
+    "cartpole": ("cp", dict(episodes=1000, critic_lambda=0.8, critic_lr=(4e-2, 4e-5, 4e-6),
+                            critic_lr_end=(4e-3, 4e-5, 4e-6), lr=(2e-2, 2e-4, 2e-5), lr_end=(2e-4, 2e-6, 2e-7),
+                            lr_end_t=50_000), "390.38 (43.25)", "373.11 (17.86)"),
+    "acrobot": ("ab", dict(episodes=1000, critic_lambda=0.8, critic_lr=(1e-2, 1e-5, 1e-6), lr=(1e-1, 1e-3, 1e-4),
+                           lr_end=(1e-2, 1e-4, 1e-5), lr_end_t=1_000_000), "-97.05 (2.90)", "-105.00 (4.38)"),
+    "lunarlander": ("ll", dict(episodes=3000, tau=(1.0, 1.0, 2.0), critic_lambda=0.9, critic_lr=(2e-2, 2e-5, 2e-6),
+                               lr=(8e-2, 8e-4, 8e-5)), "111.23 (16.58)", "39.04 (14.39)"),
+}
+_MAP_RL_PAPER = "Chung, NeurIPS 2021 (P4), stephen-chung-mh/map_prop config"
+_MAP_RL_COMMON = dict(rule="map_prop", critic="map_prop", hidden=(64, 32), critic_hidden=(64, 32), adam_eps=1e-9,
+                      bias_init="zeros")
+_MAP_RL = {  # env: (config id, overrides, README number)
+    "cartpole": ("cp", dict(episodes=1000, tau=(2.0,), critic_sigma2=(0.03, 0.1, 0.1), sigma2=(0.03, 0.1, 0.1),
+                            actor_lambda=0.95, critic_lambda=0.95, critic_lr=(2e-2, 2e-5, 2e-6),
+                            critic_lr_end=(2e-3, 2e-6, 2e-7), lr=(1e-2, 1e-5, 1e-6), lr_end=(1e-3, 1e-6, 1e-8),
+                            lr_end_t=50_000), "459.70 (13.89)"),
+    "acrobot": ("ab", dict(episodes=500, tau=(4.0,), critic_sigma2=(0.06, 0.2, 0.2), sigma2=(0.03, 0.1, 0.1),
+                           actor_lambda=0.97, critic_lambda=0.97, critic_lr=(2e-2, 2e-5, 2e-6),
+                           critic_lr_end=(2e-3, 2e-6, 2e-7), lr=(1e-2, 1e-5, 1e-6), lr_end=(1e-3, 1e-6, 1e-8),
+                           lr_end_t=100_000), "-100.29 (5.40)"),
+    "lunarlander": ("ll", dict(episodes=2500, tau=(8.0,), critic_sigma2=(0.003, 0.01, 0.01), sigma2=(0.06, 0.2, 0.2),
+                               actor_lambda=0.97, critic_lambda=0.97, critic_lr=(1e-2, 1e-5, 1e-7),
+                               lr=(4e-3, 4e-6, 4e-8)), "127.88 (24.57)"),
+    "mountaincar-continuous": ("mc", dict(episodes=500, critic_sigma2=(0.003, 0.01, 0.05), sigma2=(0.03, 0.1, 0.5),
+                                          actor_lambda=0.97, critic_lambda=0.97, critic_lr=(1e-2, 1e-5, 1e-6),
+                                          lr=(4e-3, 4e-6, 4e-8), reward_clip=5.0, action_map="reference"),
+                               "39.45 (30.48)"),
+}
+_RL_METRIC = "mean return over all training episodes, mean (std) over 10 seeds"
+
+
+def _rl() -> dict[str, Experiment]:
+    out = {}
+    for env, (cid, over, ref, ref_t) in _WM_RL.items():
+        base = TrainConfig(task=env, rule="weight_max", hidden=(64, 32), critic="td", critic_hidden=(64, 32), seeds=10,
+                           **over)
+        out[f"weight-max/{env}"] = Experiment(
+            dataclasses.replace(base, name=f"weight-max-{env}"),
+            f"Weight Maximization actor, TD(λ) backprop critic, {base.episodes} episodes",
+            f"{_WM_RL_PAPER} `{cid}` [ref]", f"{ref}: {_RL_METRIC} (README of stephen-chung-mh/weight_max)")
+        out[f"weight-max-traces/{env}"] = Experiment(
+            dataclasses.replace(base, actor_lambda=over["critic_lambda"], name=f"weight-max-traces-{env}"),
+            f"Weight Maximization with actor traces (λ = {over['critic_lambda']}), {base.episodes} episodes",
+            f"{_WM_RL_PAPER} `{cid}_t` [ref]", f"{ref_t}: {_RL_METRIC} (README of stephen-chung-mh/weight_max)")
+        if env == "lunarlander":
+            continue
+        for rule, extra, what in (("uwm", {}, "UWM actor (counterfactual reconstruction)"),
+                                  ("boltzmann", {"lateral_lr": 1e-3},
+                                   "Boltzmann-machine first layer (hebbian, 10 sweeps, U rate 1e-3)"),
+                                  ("reinforce", {}, "independent REINFORCE actor")):
+            out[f"{rule}/{env}"] = Experiment(
+                dataclasses.replace(base, rule=rule, name=f"{rule}-{env}", **extra),
+                f"{what}, TD(λ) critic, the WM `{cid}` protocol", f"{_WM_RL_PAPER} `{cid}`, rule replaced [choice]",
+                "no published number (compare with weight-max/" + env + ")")
+    for env, (cid, over, ref) in _MAP_RL.items():
+        cfg = TrainConfig(task=env, seeds=10, name=f"map-prop-{env}", **_MAP_RL_COMMON, **over)
+        out[f"map-prop/{env}"] = Experiment(
+            cfg, f"MAP-propagation actor and critic, {cfg.episodes} episodes", f"{_MAP_RL_PAPER} `{cid}` [ref]",
+            f"{ref}: {_RL_METRIC} (README of stephen-chung-mh/map_prop)")
+    return out
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     "demo/reinforce-multiplexer11": _variant(
         _DEMO11, "reinforce", "reinforce-multiplexer11",
@@ -124,6 +189,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         "no published REINFORCE number (P4 trains this task with MAP propagation)",
     ),
     **_coordinated(),
+    **_rl(),
 }
 
 

@@ -18,8 +18,9 @@ from plastix.rules.ste import ste as ste
 from plastix.rules.uwm import DENOMINATORS as DENOMINATORS
 from plastix.rules.uwm import uwm as uwm
 from plastix.rules.map_prop import map_prop as map_prop
-from plastix.rules.weight_max import reset_traces as reset_traces
 from plastix.rules.weight_max import weight_max as weight_max
+from plastix.rules.traces import reset_traces as reset_traces
+from plastix.rules.traces import with_traces as with_traces
 
 
 def _baseline_option(cfg, task) -> dict:
@@ -55,7 +56,8 @@ RULES: dict[str, RuleSpec] = {
         "exact backprop through deterministic hidden layers; REINFORCE output (non-local baseline)",
     ),
     "weight_max": RuleSpec(
-        lambda net, layer_opts=None, p=2.0, **kw: weight_max(p=p, layer_opts=layer_opts),
+        lambda net, layer_opts=None, p=2.0, trace_decay=0.0, **kw: weight_max(
+            p=p, layer_opts=layer_opts, trace_decay=trace_decay),
         "stochastic",
         True,
         "Weight Maximization: hidden units rewarded by the growth of their outgoing weights (Chung 2022)",

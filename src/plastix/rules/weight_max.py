@@ -16,8 +16,8 @@ by this step (the reference's order):
 
 With eligibility traces (``trace_decay`` κ = γλ > 0, for actor–critic), ``E^W_l ← κ E^W_l +
 h_{l−1} ⊗ v_l`` per sample (and ``E^b`` likewise), and the same formula applies with ``E`` the
-accumulated trace, so the WM signal inherits temporal credit; :func:`reset_traces` zeroes them at
-episode starts. For ``E^W = h_{l−1} ⊗ v_l`` (no traces) the sum is ``p · h_{l−1,b,i} Σ_j f(W_l)_{ij} v_{l,b,j}
+accumulated trace, so the WM signal inherits temporal credit; :func:`plastix.rules.reset_traces` zeroes
+them at episode starts. For ``E^W = h_{l−1} ⊗ v_l`` (no traces) the sum is ``p · h_{l−1,b,i} Σ_j f(W_l)_{ij} v_{l,b,j}
 R_l[b,j]``, so a {0,1} unit that did not fire gets reward 0. Bias updates do not enter the signal.
 Each unit reads only its own trace, its own outgoing weights and the change it caused in them:
 the rule is local.
@@ -45,11 +45,6 @@ from plastix.types import Array
 class WeightMaxState(NamedTuple):
     opt: tuple[Any, ...]  # one optimizer state per layer (empty when layer_opts is None)
     traces: tuple[Any, ...]  # per layer {"W": (B, n_in, n_out), "b": (B, n_out)}; () when κ = 0
-
-
-def reset_traces(state: WeightMaxState) -> WeightMaxState:
-    """Zero every eligibility trace (at an episode start)."""
-    return state._replace(traces=jax.tree.map(jnp.zeros_like, state.traces))
 
 
 def weight_norm_grad(W: Array, p: float) -> Array:
