@@ -9,7 +9,7 @@ import time
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-if hasattr(os, "sched_setaffinity"):
+if hasattr(os, "sched_setaffinity") and os.environ.get("PLASTIX_BENCH_ALL_CORES") != "1":
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
 
 import jax  # noqa: E402
@@ -20,8 +20,10 @@ from plastix.train import seed_keys  # noqa: E402
 
 
 def machine_line(repeats: int) -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    used = "one core" if cores == 1 else f"{cores} cores, {jax.local_device_count()} XLA devices"
     return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"jax {jax.__version__}, numpy {np.__version__}, one core, medians of {repeats}")
+            f"jax {jax.__version__}, numpy {np.__version__}, {used}, medians of {repeats}")
 
 
 def median_time(fn, repeats: int) -> float:

@@ -148,11 +148,15 @@ def test_demo_smoke(tmp_path, capsys):
     assert "not a finished run directory" in capsys.readouterr().err
 
 
-def test_bad_pin_core_environment_variable():
-    env = {**__import__("os").environ, "PLASTIX_PIN_CORE": "9999"}
+@pytest.mark.parametrize("var, value, message", [
+    ("PLASTIX_PIN_CORE", "9999", "plastix: error: pin_core=9999: no such CPU core"),
+    ("PLASTIX_DEVICES", "two", "plastix: error: PLASTIX_DEVICES='two' is not a device count"),
+])
+def test_bad_runtime_environment_variables(var, value, message):
+    env = {**__import__("os").environ, var: value}
     p = subprocess.run([sys.executable, "-m", "plastix.cli", "list"], capture_output=True, text=True,
                        timeout=120, env=env)
-    assert p.returncode == 2 and p.stderr.startswith("plastix: error: pin_core=9999: no such CPU core")
+    assert p.returncode == 2 and p.stderr.startswith(message)
 
 
 def test_console_script_exit_code():

@@ -14,3 +14,10 @@ def test_width_scaling_quick(tmp_path):
     for f in ("scaling.md", "scaling.csv", "scaling.png"):
         assert (tmp_path / f).is_file()
     assert "weight_max" in (tmp_path / "scaling.md").read_text()
+
+
+def test_actor_critic_quick():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "actor_critic.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "weight_max: mean return over 5 episodes" in p.stdout

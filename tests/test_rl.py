@@ -79,16 +79,16 @@ def test_td_lambda_critic_equals_slow_loop():
     """e ← γλ e + ∇V(s); θ ← θ + lr·e·δ with δ from the pre-update critic (SGD: exact)."""
     cfg = _sgd_cfg()
     agent = make_agent(cfg, 4, True, 2)
-    state = agent.init(jax.random.key(0))
     obs = jax.random.normal(jax.random.key(1), (4, 4))
+    state = agent.init(jax.random.key(0), obs[0])
     rewards = [1.0, 0.5, -1.0]
     theta, e = state.critic, jax.tree.map(jnp.zeros_like, state.critic)
     critic = td_critic(4, (5,))
     for t in range(3):
         _, trace = agent.act(state, obs[t], jax.random.key(5 + t))
         state, delta = agent.learn(state, trace, obs[t], rewards[t], obs[t + 1], False, False, jax.random.key(9))
-        v, g = jax.value_and_grad(lambda p: critic.value(p, obs[t]))(theta)
-        d = rewards[t] + 0.9 * critic.value(theta, obs[t + 1]) - v
+        v, g = jax.value_and_grad(lambda p: critic.sample(p, obs[t])[0])(theta)
+        d = rewards[t] + 0.9 * critic.sample(theta, obs[t + 1])[0] - v
         assert float(delta) == pytest.approx(float(d), rel=1e-5)
         e = jax.tree.map(lambda e, g: 0.9 * 0.7 * e + g, e, g)
         theta = jax.tree.map(lambda p, e: p + 0.05 * e * d, theta, e)
@@ -99,10 +99,10 @@ def test_delta_at_episode_boundaries():
     """Terminal: δ = r − V(s); truncation: δ = 0 and nothing moves (SGD); otherwise bootstrapped."""
     cfg = _sgd_cfg(actor_lambda=0.0)
     agent = make_agent(cfg, 4, True, 2)
-    state = agent.init(jax.random.key(0))
     s, s2 = jnp.ones(4) * 0.1, jnp.ones(4) * -0.2
+    state = agent.init(jax.random.key(0), s)
     _, trace = agent.act(state, s, jax.random.key(1))
-    v, v2 = td_critic(4, (5,)).value(state.critic, s), td_critic(4, (5,)).value(state.critic, s2)
+    v, v2 = td_critic(4, (5,)).sample(state.critic, s)[0], td_critic(4, (5,)).sample(state.critic, s2)[0]
     _, d_term = agent.learn(state, trace, s, 1.0, s2, True, False, jax.random.key(2))
     assert float(d_term) == pytest.approx(1.0 - float(v), rel=1e-6)
     _, d_boot = agent.learn(state, trace, s, 1.0, s2, False, False, jax.random.key(2))
@@ -118,8 +118,9 @@ def test_map_prop_critic_gate_gives_exact_output_update():
     critic = map_prop_critic(4, (6, 5), (0.03, 0.1, 0.1), SAMPLER)
     params = critic.init(jax.random.key(0))
     obs = jnp.array([0.1, -0.3, 0.5, 0.2])
-    v, G = critic.value_and_eligibility(params, obs, jax.random.key(1))
-    assert float(v) == pytest.approx(float(critic.value(params, obs, jax.random.key(1))), rel=1e-6)
+    v0, carry = critic.sample(params, obs, jax.random.key(1))
+    v, G = critic.value_and_eligibility(params, obs, jax.random.key(2), carry)
+    assert float(v) == float(v0)  # the carried forward-sample value
     net = stochastic_mlp(4, (6, 5), 1, unit="gaussian", output="gaussian", sigma2=(0.03, 0.1, 0.1), bias_init="zeros")
     from plastix.rules.map_prop import minimise
 

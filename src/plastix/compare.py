@@ -18,6 +18,13 @@ def comparison_table(runs: dict[str, tuple]) -> pd.DataFrame:
     """``runs[label] = (cfg, metrics frame, summary)``; one row per run."""
     rows = []
     for label, (cfg, frame, s) in runs.items():
+        if cfg.is_rl:  # episodes: the papers' metric is the mean return over all training episodes
+            auc, fin = np.asarray(s["mean_return_over_run"]), np.asarray(s["final_return"])
+            rows.append({"run": label, "rule": cfg.rule, "task": cfg.task, "critic": cfg.critic, "seeds": len(auc),
+                         "episodes": cfg.episodes, "mean_return_over_run": auc.mean(),
+                         "mean_return_over_run_std": auc.std(), "final_return_mean": fin.mean(),
+                         "final_return_min": fin.min(), "env_steps_mean": float(np.mean(s["env_steps"]))})
+            continue
         final = "accuracy" if "final_accuracy" in s else "reward"  # regression has no accuracy
         fin = np.asarray(s[f"final_{final}"])
         auc = np.asarray(s["mean_reward_over_run"])
@@ -57,10 +64,16 @@ def compare(run_dirs: list[str | Path], out: str | Path, title: str = "", metric
     atomic_write_bytes(out / "comparison.csv", table.to_csv(index=False).encode())
     atomic_write_bytes(out / "comparison.md", markdown_table(table).encode())
     curves = {}
+    xlabel = "samples"
     for label, (cfg, frame, _) in runs.items():
+        if cfg.is_rl:
+            xlabel, metric = "episode", "return"
+            wide = frame.pivot(index="episode", columns="seed", values="return")
+            curves[label] = (wide.index.to_numpy(), wide.to_numpy().T)
+            continue
         key = metric if metric in frame else "reward"
         wide = frame.pivot(index="samples", columns="seed", values=key)
         curves[label] = (wide.index.to_numpy(), wide.to_numpy().T)
     n = max(len(x) for x, _ in curves.values())
-    plot_curves(curves, out / "comparison.png", ylabel=metric, title=title, smooth=max(1, n // 50))
+    plot_curves(curves, out / "comparison.png", xlabel=xlabel, ylabel=metric, title=title, smooth=max(1, n // 50))
     return out, table

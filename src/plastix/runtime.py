@@ -20,7 +20,8 @@ from pathlib import Path
 _SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def configure(single_thread: bool = True, cache_dir: str | None = None, pin_core: int | None = None) -> None:
+def configure(single_thread: bool = True, cache_dir: str | None = None, pin_core: int | None = None,
+              devices: int | None = None) -> None:
     """Set XLA to one intra-op thread (unless XLA_FLAGS is set) and enable the compile cache.
 
     Args:
@@ -28,6 +29,8 @@ def configure(single_thread: bool = True, cache_dir: str | None = None, pin_core
         cache_dir: persistent compilation cache; default ``$PLASTIX_CACHE`` or
             ``~/.cache/plastix/jax``. Pass ``""`` to disable.
         pin_core: pin this process to that CPU core (default: ``$PLASTIX_PIN_CORE`` if set).
+        devices: number of XLA CPU devices (default ``$PLASTIX_DEVICES``, else 1). RL runs split
+            their seeds over the devices (one core each); one-step runs use the first.
     """
     env = os.environ.get("PLASTIX_PIN_CORE", "").strip()
     if pin_core is None and env:
@@ -38,9 +41,17 @@ def configure(single_thread: bool = True, cache_dir: str | None = None, pin_core
         if pin_core not in os.sched_getaffinity(0):
             raise ValueError(f"pin_core={pin_core}: no such CPU core; allowed: {_cores()}")
         os.sched_setaffinity(0, {pin_core})
+    env_dev = os.environ.get("PLASTIX_DEVICES", "").strip()
+    if devices is None and env_dev:
+        if not env_dev.isdigit() or int(env_dev) < 1:
+            raise ValueError(f"PLASTIX_DEVICES={env_dev!r} is not a device count; allowed: 1 to {os.cpu_count()}")
+        devices = int(env_dev)
     if single_thread and "XLA_FLAGS" not in os.environ:
         os.environ["XLA_FLAGS"] = _SINGLE_THREAD
     import jax
+
+    if devices and devices > 1:
+        jax.config.update("jax_num_cpu_devices", devices)
 
     if cache_dir is None:
         cache_dir = os.environ.get("PLASTIX_CACHE", str(Path.home() / ".cache" / "plastix" / "jax"))

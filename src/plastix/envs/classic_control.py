@@ -21,7 +21,16 @@ import jax
 import jax.numpy as jnp
 
 from plastix.envs._base import Environment
+from plastix.random import hash_sampler
 from plastix.types import Array
+
+_HASH = hash_sampler()
+
+
+def _uniform(key, shape: tuple[int, ...], lo: float, hi: float) -> Array:
+    """Reset draws by plastix's counter-based hash (raw or typed keys). JAX's threefry would put a
+    loop of small kernels into every scanned step (resets are computed every step, then selected)."""
+    return lo + (hi - lo) * _HASH.uniform(key, shape, jnp.float32)
 
 
 # ---------------------------------------------------------------------------------- CartPole-v1
@@ -43,7 +52,7 @@ class CartPoleState(NamedTuple):
 
 
 def _cartpole_reset(key, params: CartPoleParams):
-    s = jax.random.uniform(key, (4,), jnp.float32, -0.05, 0.05)
+    s = _uniform(key, (4,), -0.05, 0.05)
     return s, CartPoleState(s, jnp.zeros((), jnp.int32))
 
 
@@ -119,7 +128,7 @@ def _wrap(x: Array, lo: float, hi: float) -> Array:
 
 
 def _acrobot_reset(key, params: AcrobotParams):
-    s = jax.random.uniform(key, (4,), jnp.float32, -0.1, 0.1)
+    s = _uniform(key, (4,), -0.1, 0.1)
     return _acrobot_obs(s), AcrobotState(s, jnp.zeros((), jnp.int32))
 
 
@@ -166,7 +175,7 @@ class MountainCarState(NamedTuple):
 
 
 def _mountain_car_reset(key, params: MountainCarParams):
-    position = jax.random.uniform(key, (), jnp.float32, -0.6, -0.4)
+    position = _uniform(key, (), -0.6, -0.4)
     s = jnp.stack([position, jnp.zeros((), jnp.float32)])
     return s, MountainCarState(s, jnp.zeros((), jnp.int32))
 

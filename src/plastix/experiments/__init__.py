@@ -125,9 +125,11 @@ def _rl() -> dict[str, Experiment]:
         for rule, extra, what in (("uwm", {}, "UWM actor (counterfactual reconstruction)"),
                                   ("boltzmann", {"lateral_lr": 1e-3},
                                    "Boltzmann-machine first layer (hebbian, 10 sweeps, U rate 1e-3)"),
+                                  ("boltzmann-negative", {"lateral_lr": 1e-3, "bm_rule": "negative"},
+                                   "Boltzmann-machine first layer with the negative phase (second chain)"),
                                   ("reinforce", {}, "independent REINFORCE actor")):
             out[f"{rule}/{env}"] = Experiment(
-                dataclasses.replace(base, rule=rule, name=f"{rule}-{env}", **extra),
+                dataclasses.replace(base, rule=rule.split("-")[0], name=f"{rule}-{env}", **extra),
                 f"{what}, TD(λ) critic, the WM `{cid}` protocol", f"{_WM_RL_PAPER} `{cid}`, rule replaced [choice]",
                 "no published number (compare with weight-max/" + env + ")")
     for env, (cid, over, ref) in _MAP_RL.items():

@@ -44,13 +44,15 @@ class AgentState(NamedTuple):
     critic: Any  # critic params
     critic_opt: Any
     critic_traces: Any  # like critic params: e ← γλ_c e + G
+    critic_carry: Any  # the critic's sample of the current state (see plastix.rl.critics)
     t: Array  # () int32 environment steps learnt from (drives the schedules)
 
 
 class Agent(NamedTuple):
-    init: Callable[[Array], AgentState]
+    init: Callable[..., AgentState]  # (key, first observation) -> state
     act: Callable[..., tuple[Array, Any]]  # (state, obs, key) -> (env action, actor trace)
-    learn: Callable[..., tuple[AgentState, Array]]  # (state, trace, obs, r, obs', term, trunc, key) -> (state, δ)
+    learn: Callable[..., tuple[AgentState, Array]]  # (state, trace, obs, r, obs', term, trunc, key) -> (state, δ);
+    #      obs' is the next observation the agent will act on: after a reset when the episode ended
     reset: Callable[[AgentState], AgentState]  # clear every trace (at an episode start)
     net: Network
     critic: Critic
@@ -119,11 +121,12 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
     kappa_c = cfg.gamma * cfg.critic_lambda
     span = action_high - action_low
 
-    def init(key: Array) -> AgentState:
-        ka, kc = jax.random.split(key)
+    def init(key: Array, obs: Array) -> AgentState:
+        ka, kc, ks = jax.random.split(key, 3)
         actor, cparams = net.init(ka), critic.init(kc)
+        _, carry = critic.sample(cparams, obs, jax.random.key_data(ks))
         return AgentState(actor, actor_opt.init(actor), rule.init(actor), cparams, critic_opt.init(cparams),
-                          jax.tree.map(jnp.zeros_like, cparams), jnp.zeros((), jnp.int32))
+                          jax.tree.map(jnp.zeros_like, cparams), carry, jnp.zeros((), jnp.int32))
 
     def act(state: AgentState, obs: Array, key: Array):
         out, trace = net.sample(state.actor, obs[None], key, sampler)
@@ -135,9 +138,8 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
         return jnp.clip(a, action_low, action_high), trace
 
     def learn(state: AgentState, trace, obs, reward, next_obs, terminated, truncated, key):
-        k_now, k_next = sampler.split(key, 2)
-        v, G = critic.value_and_eligibility(state.critic, obs, k_now)
-        v_next = critic.value(state.critic, next_obs, k_next)
+        v, G = critic.value_and_eligibility(state.critic, obs, key, state.critic_carry)
+        v_next, carry = critic.sample(state.critic, next_obs, key)  # unused in δ when the episode ended
         r = jnp.clip(reward, -cfg.reward_clip, cfg.reward_clip) if cfg.reward_clip else reward
         delta = r + cfg.gamma * v_next * (1.0 - terminated) - v
         delta = jnp.where(truncated, 0.0, delta)  # the reference does not learn from a truncation
@@ -147,7 +149,7 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
         e = jax.tree.map(lambda e, g: kappa_c * e + g, state.critic_traces, G)
         cupd, copt = critic_opt.update(jax.tree.map(lambda e: -e * delta, e), state.critic_opt, state.critic)
         cparams = optax.apply_updates(state.critic, cupd)
-        return AgentState(actor, aopt, rule_state, cparams, copt, e, state.t + 1), delta
+        return AgentState(actor, aopt, rule_state, cparams, copt, e, carry, state.t + 1), delta
 
     def reset(state: AgentState) -> AgentState:
         return state._replace(rule=_zero_traces(state.rule),

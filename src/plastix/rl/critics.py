@@ -3,10 +3,16 @@
 A :class:`Critic` is pure functions over its params:
 
 * ``init(key) -> params``;
-* ``value(params, obs, key) -> V(s)`` (a scalar);
-* ``value_and_eligibility(params, obs, key) -> (V(s), G)``: ``G`` has the structure of params and
-  is the *ascent* direction per unit TD error; the trainer accumulates ``e ← γλ e + G`` and
-  steps ``θ ← θ + opt(e·δ)``.
+* ``sample(params, obs, key) -> (V(s), carry)``: the value of a state and what the critic keeps
+  of it for the step that learns from that state (the MAP-prop critic: its forward sample);
+* ``value_and_eligibility(params, obs, key, carry) -> (V(s), G)``: ``G`` has the structure of
+  params and is the *ascent* direction per unit TD error; the trainer accumulates
+  ``e ← γλ e + G`` and steps ``θ ← θ + opt(e·δ)``.
+
+Each step samples the critic once, at ``s_{t+1}``: that sample gives ``V(s_{t+1})`` for ``δ_t``
+and is carried to step ``t+1``, where it is ``V(s_{t+1})`` again (``−V(s_t)`` of ``δ_{t+1}``) and
+the sample the critic learns from — as the MAP-prop reference does, so both TD terms of a
+state use the same noise (and the same, one-step-old, weights).
 
 Two critics, both from the reference code:
 
@@ -33,8 +39,8 @@ from plastix.types import Array
 
 class Critic(NamedTuple):
     init: Callable  # key -> params
-    value: Callable  # (params, obs (n_obs,), key) -> () V(s)
-    value_and_eligibility: Callable  # (params, obs, key) -> ((), G like params)
+    sample: Callable  # (params, obs (n_obs,), key) -> (() V(s), carry)
+    value_and_eligibility: Callable  # (params, obs, key, carry) -> ((), G like params)
     local: bool  # False if G needs backprop
 
 
@@ -56,13 +62,14 @@ def td_critic(n_obs: int, hidden: tuple[int, ...] = (64, 32), bias_init: str = "
         keys = jax.random.split(key, len(sizes) - 1)
         return tuple(glorot_init(k, a, b, bias_init) for k, a, b in zip(keys, sizes[:-1], sizes[1:]))  # type: ignore[arg-type]
 
-    def value(params, obs, key=None):
-        return _mlp_value(params, obs)
+    def sample(params, obs, key=None):
+        v = _mlp_value(params, obs)
+        return v, v
 
-    def value_and_eligibility(params, obs, key=None):
-        return jax.value_and_grad(_mlp_value)(params, obs)
+    def value_and_eligibility(params, obs, key=None, carry=()):
+        return jax.value_and_grad(_mlp_value)(params, obs)  # V(s) with the current weights
 
-    return Critic(init, value, value_and_eligibility, local=False)
+    return Critic(init, sample, value_and_eligibility, local=False)
 
 
 def map_prop_critic(n_obs: int, hidden: tuple[int, ...], sigma2: tuple[float, ...], sampler: Sampler,
@@ -79,19 +86,19 @@ def map_prop_critic(n_obs: int, hidden: tuple[int, ...], sigma2: tuple[float, ..
     def init(key):
         return net.init(key)
 
-    def value(params, obs, key):
+    def sample(params, obs, key):
         _, trace = net.sample(params, obs[None], key, sampler)
-        return trace[-1].mean[0, 0]
+        v = trace[-1].mean[0, 0]  # μ_V(s) of the forward sample (§3.3)
+        return v, (v, tuple(t.h for t in trace))
 
-    def value_and_eligibility(params, obs, key):
-        _, trace = net.sample(params, obs[None], key, sampler)
-        v = trace[-1].mean[0, 0]  # the forward-sample mean μ_V(s): what δ uses (§3.3)
-        settled = minimise(net, params, obs[None], tuple(t.h for t in trace), steps, update_adj)
+    def value_and_eligibility(params, obs, key, carry):
+        v, hs = carry  # the forward sample of this state, drawn (and valued) one step ago
+        settled = minimise(net, params, obs[None], hs, steps, update_adj)
         gated, _ = gate(settled, jnp.zeros(1))
         G = tuple({"W": t.x[0][:, None] * t.v[0][None, :], "b": t.v[0]} for t in gated)
         return v, G
 
-    return Critic(init, value, value_and_eligibility, local=True)
+    return Critic(init, sample, value_and_eligibility, local=True)
 
 
 CRITICS = ("td", "map_prop")

@@ -1,11 +1,14 @@
 """Any gymnasium environment (LunarLander with Box2D in particular) for the team-rule agents.
 
 The environment runs on the host, in Python; the agent is the very same pure functions as on the
-JAX environments (:func:`plastix.rl.agent.make_agent`), jitted and vmapped over seeds, called
-once to act and once to learn per step. Correct, not fast: one gymnasium ``step`` per seed per
-step from a Python loop. Seeds are independent gymnasium instances reset with integer seeds
-derived from the run's keys, so a run is reproducible (CPU). Time limits come from gymnasium's
-``TimeLimit`` wrapper; ``truncated`` is honoured (δ = 0) unless the step also terminates.
+JAX environments (:func:`plastix.rl.agent.make_agent`), vmapped over seeds. A chunk of steps is one
+jitted ``lax.scan``: each step acts for every seed, calls the host once through
+``jax.experimental.io_callback`` (ordered) to step every seed's gymnasium environment — resetting
+those whose episode ended and recording their returns — and learns. Correct rather than fast: the
+host call and the Box2D steps dominate. Seeds are independent gymnasium instances reset with
+integer seeds derived from the run's keys, so a run is reproducible (CPU). Time limits come from
+gymnasium's ``TimeLimit`` wrapper; ``truncated`` is honoured (δ = 0) unless the step also
+terminates. Host environments cannot be checkpointed mid-episode, so such runs do not resume.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import io_callback
 
 from plastix.config import TrainConfig
 from plastix.envs import ENVS
@@ -31,14 +35,12 @@ class MissingDependencyError(RuntimeError):
 class GymState(NamedTuple):
     agent: Any  # AgentState stacked over seeds (JAX arrays)
     keys: Any  # (S, 2) raw run keys
-    envs: list  # one gymnasium environment per seed
-    obs: np.ndarray  # (S, n_obs)
-    returns: np.ndarray  # (S, episodes)
-    lengths: np.ndarray  # (S, episodes)
+    obs: Any  # (S, n_obs) the observation each seed acts on next
+    steps: Any  # (S,) int32 environment steps taken (recorded episodes only)
+    host: Any  # _Host: the gymnasium environments and the episode records
+    returns: np.ndarray  # (S, episodes) views of the host records (for the runner)
+    lengths: np.ndarray
     episode: np.ndarray  # (S,) finished episodes
-    ep_return: np.ndarray  # (S,)
-    ep_length: np.ndarray  # (S,)
-    steps: np.ndarray  # (S,)
 
 
 class GymTrainer(NamedTuple):
@@ -60,8 +62,41 @@ def make_env(gym_id: str):
         raise MissingDependencyError(f"{gym_id} needs an extra dependency ({e}); pip install 'plastix[rl]'") from None
 
 
+class _Host:
+    """The host side: one gymnasium environment per seed and the per-episode records."""
+
+    def __init__(self, gym_id: str, env_seeds, n_episodes: int, discrete: bool):
+        self.envs = [make_env(gym_id) for _ in env_seeds]
+        self.first = np.stack([np.asarray(e.reset(seed=int(s))[0], np.float32).reshape(-1)
+                               for e, s in zip(self.envs, env_seeds)])
+        S = len(self.envs)
+        self.discrete, self.n_episodes = discrete, n_episodes
+        self.returns, self.lengths = np.zeros((S, n_episodes)), np.zeros((S, n_episodes), np.int64)
+        self.episode = np.zeros(S, np.int64)
+        self.ep_return, self.ep_length = np.zeros(S), np.zeros(S, np.int64)
+
+    def step(self, actions, obs):
+        """Step every unfinished seed; returns (next obs to act on, reward, terminated, truncated, active)."""
+        actions, next_obs = np.asarray(actions), np.array(obs, np.float32)
+        S = len(self.envs)
+        rewards, term, trunc = np.zeros(S, np.float32), np.zeros(S, bool), np.zeros(S, bool)
+        active = self.episode < self.n_episodes
+        for s in np.flatnonzero(active):
+            a = int(actions[s]) if self.discrete else actions[s].astype(np.float32)
+            o, r, te, tr, _ = self.envs[s].step(a)
+            next_obs[s], rewards[s], term[s], trunc[s] = np.asarray(o, np.float32).reshape(-1), r, te, tr and not te
+            self.ep_return[s] += r
+            self.ep_length[s] += 1
+            if te or tr:
+                self.returns[s, self.episode[s]], self.lengths[s, self.episode[s]] = self.ep_return[s], self.ep_length[s]
+                self.episode[s] += 1
+                self.ep_return[s], self.ep_length[s] = 0.0, 0
+                next_obs[s] = np.asarray(self.envs[s].reset()[0], np.float32).reshape(-1)  # what it sees next
+        return next_obs, rewards, term, trunc, active
+
+
 def make_gym_train(cfg: TrainConfig) -> GymTrainer:
-    """A host-loop trainer for ``cfg`` on the gymnasium environment registered as ``cfg.task``."""
+    """A trainer for ``cfg`` on the gymnasium environment registered as ``cfg.task``."""
     cfg.validate()
     spec = ENVS[cfg.task]
     probe = make_env(spec.gym_id)
@@ -74,71 +109,45 @@ def make_gym_train(cfg: TrainConfig) -> GymTrainer:
     probe.close()
     sampler = get_sampler(cfg.sampler)
     agent = make_agent(cfg, n_obs, discrete, n_actions, low, high, sampler)
-    n_ep = cfg.episodes
+    S = cfg.seeds
 
-    def step_keys(key, t):
-        return sampler.split(sampler.fold_in(key, t), 4)
+    def chunk(host: _Host, agents, keys, obs, steps, n: int):
+        out_shapes = (jax.ShapeDtypeStruct((S, n_obs), jnp.float32), jax.ShapeDtypeStruct((S,), jnp.float32),
+                      jax.ShapeDtypeStruct((S,), jnp.bool_), jax.ShapeDtypeStruct((S,), jnp.bool_),
+                      jax.ShapeDtypeStruct((S,), jnp.bool_))
 
-    @jax.jit
-    @jax.vmap
-    def act(state, key, t, obs):
-        k = step_keys(key, t)
-        return agent.act(state, obs, k[0])
+        def one(carry, _):
+            agents, obs, steps = carry
+            k = jax.vmap(lambda key, t: sampler.split(sampler.fold_in(key, t), 4))(keys, steps)
+            actions, traces = jax.vmap(agent.act)(agents, obs, k[:, 0])
+            next_obs, rewards, term, trunc, active = io_callback(host.step, out_shapes, actions, obs, ordered=True)
 
-    @jax.jit
-    @jax.vmap
-    def learn(state, trace, key, t, obs, reward, next_obs, term, trunc, active):
-        k = step_keys(key, t)
-        new, _ = agent.learn(state, trace, obs, reward, next_obs, term, trunc, k[2])
-        new = where_tree(term | trunc, agent.reset(new), new)
-        return where_tree(active, new, state)
+            def learn(state, trace, o, r, o2, te, tr, act, key):
+                new, _ = agent.learn(state, trace, o, r, o2, te, tr, key)
+                new = where_tree(te | tr, agent.reset(new), new)
+                return where_tree(act, new, state)
+
+            agents = jax.vmap(learn)(agents, traces, obs, rewards, next_obs, term, trunc, active, k[:, 2])
+            return (agents, next_obs, steps + active), None
+
+        return jax.lax.scan(one, (agents, obs, steps), None, length=n)[0]
 
     def init(keys) -> GymState:
         split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
-        agents = jax.vmap(agent.init)(split[:, 0])
         env_seeds = np.asarray(jax.random.key_data(split[:, 1]))[:, 0].astype(np.int64)
-        envs, obs = [], []
-        for seed in env_seeds:
-            env = make_env(spec.gym_id)
-            o, _ = env.reset(seed=int(seed))
-            envs.append(env)
-            obs.append(np.asarray(o, np.float32).reshape(-1))
-        S = len(envs)
-        return GymState(agents, jax.random.key_data(split[:, 2]), envs, np.stack(obs), np.zeros((S, n_ep)),
-                        np.zeros((S, n_ep), np.int64), np.zeros(S, np.int64), np.zeros(S), np.zeros(S, np.int64),
-                        np.zeros(S, np.int64))
+        host = _Host(spec.gym_id, env_seeds, cfg.episodes, discrete)
+        obs = jnp.asarray(host.first)
+        agents = jax.vmap(agent.init)(split[:, 0], obs)
+        run_chunk = jax.jit(lambda a, k, o, t, n: chunk(host, a, k, o, t, n), static_argnums=4)
+        host.run_chunk = run_chunk
+        return GymState(agents, jax.random.key_data(split[:, 2]), obs, jnp.zeros(S, jnp.int32), host,
+                        host.returns, host.lengths, host.episode)
 
     def run(state: GymState, n_steps: int) -> GymState:
-        agents, obs = state.agent, state.obs.copy()
-        returns, lengths = state.returns.copy(), state.lengths.copy()
-        episode, ep_return, ep_length, steps = (state.episode.copy(), state.ep_return.copy(), state.ep_length.copy(),
-                                                state.steps.copy())
-        for _ in range(n_steps):
-            active = episode < n_ep
-            if not active.any():
-                break
-            actions, traces = act(agents, state.keys, jnp.asarray(steps, jnp.int32), jnp.asarray(obs))
-            actions = np.asarray(actions)
-            next_obs, rewards = obs.copy(), np.zeros(len(obs), np.float32)
-            term, trunc = np.zeros(len(obs), bool), np.zeros(len(obs), bool)
-            for s, env in enumerate(state.envs):
-                if not active[s]:
-                    continue
-                a = int(actions[s]) if discrete else actions[s].astype(np.float32)
-                o, r, te, tr, _ = env.step(a)
-                next_obs[s], rewards[s], term[s], trunc[s] = np.asarray(o, np.float32).reshape(-1), r, te, tr and not te
-            agents = learn(agents, traces, state.keys, jnp.asarray(steps, jnp.int32), jnp.asarray(obs),
-                           jnp.asarray(rewards), jnp.asarray(next_obs), jnp.asarray(term), jnp.asarray(trunc),
-                           jnp.asarray(active))
-            ep_return += np.where(active, rewards, 0.0)
-            ep_length += active
-            steps += active
-            for s in np.flatnonzero(active & (term | trunc)):
-                returns[s, episode[s]], lengths[s, episode[s]] = ep_return[s], ep_length[s]
-                episode[s] += 1
-                ep_return[s], ep_length[s] = 0.0, 0
-                next_obs[s] = np.asarray(state.envs[s].reset()[0], np.float32).reshape(-1)
-            obs = next_obs
-        return GymState(agents, state.keys, state.envs, obs, returns, lengths, episode, ep_return, ep_length, steps)
+        host = state.host
+        if (host.episode >= cfg.episodes).all():
+            return state
+        agents, obs, steps = host.run_chunk(state.agent, state.keys, state.obs, state.steps, n_steps)
+        return GymState(agents, state.keys, obs, steps, host, host.returns, host.lengths, host.episode.copy())
 
     return GymTrainer(init, run)

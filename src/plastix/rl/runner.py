@@ -77,8 +77,15 @@ def run_rl(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
         from plastix.rl.train import make_rl_train
 
         trainer = make_rl_train(cfg)
-        init = jax.jit(jax.vmap(trainer.init))
-        run_chunk = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
+        devices = jax.local_device_count()
+        if devices > 1 and cfg.seeds % devices == 0:  # seeds split over XLA devices (PLASTIX_DEVICES)
+            pinit = jax.pmap(jax.vmap(trainer.init))
+            prun = jax.pmap(jax.vmap(trainer.run, in_axes=(0, None)), in_axes=(0, None), static_broadcasted_argnums=1)
+            init = lambda keys: _merge(pinit(keys.reshape((devices, -1) + keys.shape[1:])))  # noqa: E731
+            run_chunk = lambda st, n: _merge(prun(_split(st, devices), n))  # noqa: E731
+        else:
+            init = jax.jit(jax.vmap(trainer.init))
+            run_chunk = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
     ckpt_path = partial / "checkpoint.pkl"
     state = None
     if resume and ckpt_path.exists():
@@ -119,6 +126,15 @@ def run_rl(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
                 smooth=max(1, cfg.episodes // 50))
     publish_dir(cfg, partial, final)
     return RunResult(final, frame, summary, summary["wall_seconds"])
+
+
+def _merge(state):
+    """(devices, seeds/devices, …) leaves -> (seeds, …) host arrays."""
+    return jax.tree.map(lambda x: np.asarray(x).reshape((-1,) + x.shape[2:]), state)
+
+
+def _split(state, devices: int):
+    return jax.tree.map(lambda x: np.asarray(x).reshape((devices, -1) + x.shape[1:]), state)
 
 
 def _last_mean(state, done: np.ndarray) -> float:

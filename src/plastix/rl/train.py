@@ -2,9 +2,13 @@
 
 The run is measured in *episodes* (the papers' protocol: a fixed number of training episodes per
 seed). The scan advances every seed by one environment step per iteration; each seed's episode
-returns are written into a fixed-size buffer, and a seed that has finished ``cfg.episodes``
-episodes is frozen (its state is carried unchanged), so a vmapped batch of seeds can be run in
-chunks until the slowest one is done. Every step's randomness is ``fold_in(run_key, t)``, so the
+returns are written into a fixed-size buffer, so a vmapped batch of seeds can be run in chunks
+until the slowest one has finished ``cfg.episodes`` episodes. A seed that has finished keeps
+stepping and learning, unrecorded, until then: its recorded episodes are exactly those of a run
+that stopped there (seeds are independent), and freezing it instead would cost a select over
+the whole agent state every step (−35 % throughput on CartPole). ``state.steps`` counts the
+recorded steps only; ``state.agent`` of an early-finishing seed is therefore *past* its last
+recorded episode. Every step's randomness is ``fold_in(run_key, t)``, so the
 numbers do not depend on the chunking (resume gives identical results).
 """
 
@@ -61,7 +65,7 @@ def make_rl_train(cfg: TrainConfig) -> RLTrainer:
     def init(key: Array) -> RLState:
         k_agent, k_env, k_run = jax.random.split(key, 3)
         obs, env_state = env.reset(k_env, env.params)
-        return RLState(agent.init(k_agent), env_state, obs, jax.random.key_data(k_run),
+        return RLState(agent.init(k_agent, obs), env_state, obs, jax.random.key_data(k_run),
                        jnp.zeros((n_ep,), jnp.float32), jnp.zeros((n_ep,), jnp.int32), jnp.zeros((), jnp.int32),
                        jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
@@ -69,21 +73,19 @@ def make_rl_train(cfg: TrainConfig) -> RLTrainer:
         k_act, k_env, k_learn, k_reset = sampler.split(sampler.fold_in(state.key, state.steps), 4)
         action, trace = agent.act(state.agent, state.obs, k_act)
         obs, env_state, reward, term, trunc = env.step(k_env, state.env_state, action, env.params)
+        end = term | trunc
+        obs0, env0 = env.reset(k_reset, env.params)
+        obs, env_state = jnp.where(end, obs0, obs), where_tree(end, env0, env_state)  # what the agent sees next
         ag, _ = agent.learn(state.agent, trace, state.obs, reward, obs, term, trunc, k_learn)
         ep_return, ep_length = state.ep_return + reward, state.ep_length + 1
-        end = term | trunc
-        active = state.episode < n_ep  # a seed that has finished its episodes is frozen
+        active = state.episode < n_ep  # a finished seed runs on unrecorded (see the module docstring)
         record = end & active
         slot = jnp.minimum(state.episode, n_ep - 1)  # buffers are written in place, one slot per step
         returns = state.returns.at[slot].set(jnp.where(record, ep_return, state.returns[slot]))
         lengths = state.lengths.at[slot].set(jnp.where(record, ep_length, state.lengths[slot]))
-        obs0, env0 = env.reset(k_reset, env.params)
-        moved = (where_tree(end, agent.reset(ag), ag), where_tree(end, env0, env_state), jnp.where(end, obs0, obs),
-                 jnp.where(end, 0.0, ep_return), jnp.where(end, 0, ep_length))
-        kept = (state.agent, state.env_state, state.obs, state.ep_return, state.ep_length)
-        agent_state, env_state, obs, ep_return, ep_length = where_tree(active, moved, kept)
-        return RLState(agent_state, env_state, obs, state.key, returns, lengths, state.episode + record, ep_return,
-                       ep_length, state.steps + active), None
+        return RLState(where_tree(end, agent.reset(ag), ag), env_state, obs, state.key, returns, lengths,
+                       state.episode + record, jnp.where(end, 0.0, ep_return), jnp.where(end, 0, ep_length),
+                       state.steps + active), None
 
     def run(state: RLState, n_steps: int) -> RLState:
         return jax.lax.scan(step, state, None, length=n_steps)[0]
