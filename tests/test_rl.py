@@ -216,6 +216,12 @@ def test_run_rl_publishes_run_directory_and_cli_rejects_bad_rl_input(tmp_path, c
     per_seed = res.metrics.groupby("seed")["return"].mean().to_numpy()
     np.testing.assert_allclose(res.summary["mean_return_over_run"], per_seed)
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # nothing half-written left behind
+    assert main(["compare", str(res.path), "--out", str(tmp_path / "cmp")]) == 0
+    assert "mean_return_over_run" in (tmp_path / "cmp" / "comparison.md").read_text()
+    capsys.readouterr()
+    assert main(["train", "--task", "cartpole", "--hidden", "4", "--critic-hidden", "4", "--lr", "1e-2",
+                 "--critic-lr", "1e-2", "--episodes", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    assert "mean return over all training episodes" in capsys.readouterr().out
     assert main(["train", "--task", "cartpole", "--batch", "4", "--out", str(tmp_path)]) == 2
     assert main(["run", "weight-max/cartpole", "--steps", "5", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -145,9 +145,14 @@ def compare_runs(runs: Annotated[list[Path], tyro.conf.Positional], out: Path = 
 
 def _report(res) -> None:
     s = res.summary
-    keys = [k for k in s if k.startswith(("final_", "mean_return")) and k.endswith("_mean")]
-    finals = ", ".join(f"{k[6:-5] if k.startswith('final_') else 'return over run'} {s[k]:.4f}" for k in keys)
-    print(f"{res.path}: final {finals} (mean over seeds; last 5% of the run), {res.seconds:.1f} s")
+    if "mean_return_over_run_mean" in s:  # RL: episodes
+        print(f"{res.path}: mean return over all training episodes {s['mean_return_over_run_mean']:.2f} "
+              f"(std over seeds {s['mean_return_over_run_std']:.2f}), final return {s['final_return_mean']:.2f} "
+              f"(last 5% of episodes), {res.seconds:.1f} s")
+    else:
+        keys = [k for k in s if k.startswith("final_") and k.endswith("_mean")]
+        finals = ", ".join(f"{k[6:-5]} {s[k]:.4f}" for k in keys)
+        print(f"{res.path}: final {finals} (mean over seeds; last 5% of the run), {res.seconds:.1f} s")
     print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
 
 
