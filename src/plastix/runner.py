@@ -129,17 +129,11 @@ def run(
     partial = out / f".{cfg.run_name}.partial"
     ckpt_path = partial / "checkpoint.pkl"
 
-    state, done, parts = None, 0, []
-    if resume and ckpt_path.exists():
-        with open(ckpt_path, "rb") as f:
-            ckpt = pickle.load(f)
-        if ckpt.get("digest") == cfg.digest():
-            state = jax.tree.map(jnp.asarray, ckpt["state"])
-            done, parts = ckpt["done"], ckpt["parts"]
-    if state is None:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        state = jax.jit(jax.vmap(trainer.init))(seed_keys(cfg))
+    ckpt = open_partial(cfg, partial, resume)
+    if ckpt is not None:
+        state, done, parts = ckpt["state"], ckpt["done"], ckpt["parts"]
+    else:
+        state, done, parts = jax.jit(jax.vmap(trainer.init))(seed_keys(cfg)), 0, []
 
     per_chunk = _chunk_logs(cfg.n_logs, max(1, cfg.n_logs // chunks))
     run_chunk = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
@@ -194,10 +188,29 @@ def _check_finite(cfg: TrainConfig, state, m: dict[str, np.ndarray], done: int) 
         )
 
 
-def _publish(cfg, partial: Path, final: Path, frame: pd.DataFrame, summary: dict, metrics) -> None:
+def open_partial(cfg: TrainConfig, partial: Path, resume: bool) -> dict | None:
+    """The checkpoint of an interrupted run of this same config (state as JAX arrays), if resuming;
+    otherwise ``None``, with ``partial`` emptied and recreated for a fresh run."""
+    ckpt_path = partial / "checkpoint.pkl"
+    if resume and ckpt_path.exists():
+        with open(ckpt_path, "rb") as f:
+            ckpt = pickle.load(f)
+        if ckpt.get("digest") == cfg.digest():
+            return {**ckpt, "state": jax.tree.map(jnp.asarray, ckpt["state"])}
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    return None
+
+
+def write_run_files(cfg: TrainConfig, partial: Path, frame: pd.DataFrame, summary: dict) -> None:
+    """``config.json``, ``metrics.parquet`` and ``summary.json`` of a finished run, into ``partial``."""
     (partial / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     frame.to_parquet(partial / "metrics.parquet", index=False)
     (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _publish(cfg, partial: Path, final: Path, frame: pd.DataFrame, summary: dict, metrics) -> None:
+    write_run_files(cfg, partial, frame, summary)
     key = "accuracy" if "accuracy" in metrics else "reward"
     x = np.arange(1, metrics[key].shape[1] + 1) * cfg.log_interval * cfg.batch
     plot_curves({cfg.rule: (x, metrics[key])}, partial / "curve.png", ylabel=key,

@@ -87,6 +87,25 @@ def build_network(cfg: TrainConfig, n_in: int, n_out: int, output: str) -> Netwo
                           bias_init=cfg.bias_init, lateral=lateral)
 
 
+def config_optimizer(cfg: TrainConfig, rates) -> optax.GradientTransformation:
+    """``cfg``'s optimizer with one rate (float or schedule) per layer; ``--lateral-lr`` for ``U`` leaves."""
+    return make_optimizer(cfg.optimizer, rates, b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps,
+                          reference_quirk=cfg.reference_adam,
+                          leaf_lrs=None if cfg.lateral_lr is None else {"U": cfg.lateral_lr})
+
+
+def build_rule(cfg: TrainConfig, net: Network, options: dict, rates) -> tuple[Rule, optax.GradientTransformation]:
+    """``cfg.rule`` for ``net`` and the optimizer the trainer applies to its output.
+
+    A rule that owns its optimizers (``RuleSpec.owns_optimizer``, e.g. weight_max) gets one per
+    layer and returns updates; the trainer's optimizer is then the identity.
+    """
+    if RULES[cfg.rule].owns_optimizer:
+        rule = make_rule(cfg.rule, net, layer_opts=[config_optimizer(cfg, (r,)) for r in rates], **options)
+        return rule, optax.identity()
+    return make_rule(cfg.rule, net, **options), config_optimizer(cfg, rates)
+
+
 def read_action(net: Network, task: Task, out: Array) -> Array:
     """The network's output sample as the task's action, (B,)."""
     return net.output.as_sign(out) if task.action == "sign" else net.output.as_real(out)
@@ -97,19 +116,9 @@ def make_train(cfg: TrainConfig) -> Trainer:
     cfg.validate()
     task = make_task(cfg)
     net = make_network(cfg, task)
-    def optimizer(lrs):
-        return make_optimizer(cfg.optimizer, lrs, b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps,
-                              reference_quirk=cfg.reference_adam,
-                              leaf_lrs=None if cfg.lateral_lr is None else {"U": cfg.lateral_lr})
-
     spec = RULES[cfg.rule]
     options = spec.options(cfg, task)  # the rule's keyword options, from its registry entry
-    if spec.owns_optimizer:  # e.g. weight_max: one optimizer per layer inside the rule
-        rule = make_rule(cfg.rule, net, layer_opts=[optimizer((lr,)) for lr in cfg.layer_lrs], **options)
-        opt = optax.identity()  # the rule returns updates
-    else:
-        rule = make_rule(cfg.rule, net, **options)
-        opt = optimizer(cfg.layer_lrs)
+    rule, opt = build_rule(cfg, net, options, cfg.layer_lrs)
     sampler: Sampler = get_sampler(cfg.sampler)
     batch, interval = cfg.batch, cfg.log_interval
     # The rule in gradient form, for the alignment diagnostic: a rule that owns its optimizers is

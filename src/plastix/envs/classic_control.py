@@ -32,6 +32,23 @@ def _uniform(key, shape: tuple[int, ...], lo: float, hi: float) -> Array:
     return lo + (hi - lo) * _HASH.uniform(key, shape, jnp.float32)
 
 
+class EnvState(NamedTuple):
+    """The state of every classic-control environment here: physical state and episode clock."""
+
+    s: Array  # physical state (CartPole: x, ẋ, θ, θ̇; Acrobot: θ1, θ2, θ̇1, θ̇2; MountainCar: position, velocity)
+    time: Array  # () int32 steps taken in this episode
+
+
+def _tick(state: EnvState, s: Array, max_steps: int, terminated: Array) -> tuple[EnvState, Array]:
+    """Advance the episode clock; truncation at ``max_steps`` unless the step also terminated."""
+    time = state.time + 1
+    return EnvState(s, time), (time >= max_steps) & ~terminated
+
+
+def _start(s: Array) -> EnvState:
+    return EnvState(s, jnp.zeros((), jnp.int32))
+
+
 # ---------------------------------------------------------------------------------- CartPole-v1
 class CartPoleParams(NamedTuple):
     gravity: float = 9.8
@@ -45,17 +62,12 @@ class CartPoleParams(NamedTuple):
     max_steps: int = 500
 
 
-class CartPoleState(NamedTuple):
-    s: Array  # (4,) x, x_dot, theta, theta_dot
-    time: Array  # () int32 steps taken in this episode
-
-
 def _cartpole_reset(key, params: CartPoleParams):
     s = _uniform(key, (4,), -0.05, 0.05)
-    return s, CartPoleState(s, jnp.zeros((), jnp.int32))
+    return s, _start(s)
 
 
-def _cartpole_step(key, state: CartPoleState, action, params: CartPoleParams):
+def _cartpole_step(key, state: EnvState, action, params: CartPoleParams):
     x, x_dot, theta, theta_dot = state.s
     force = jnp.where(action == 1, params.force_mag, -params.force_mag)
     total_mass = params.masspole + params.masscart
@@ -68,9 +80,8 @@ def _cartpole_step(key, state: CartPoleState, action, params: CartPoleParams):
     s = jnp.stack([x + params.tau * x_dot, x_dot + params.tau * xacc,
                    theta + params.tau * theta_dot, theta_dot + params.tau * thetaacc])
     terminated = (jnp.abs(s[0]) > params.x_threshold) | (jnp.abs(s[2]) > params.theta_threshold)
-    time = state.time + 1
-    truncated = (time >= params.max_steps) & ~terminated
-    return s, CartPoleState(s, time), jnp.ones((), jnp.float32), terminated, truncated
+    new, truncated = _tick(state, s, params.max_steps, terminated)
+    return s, new, jnp.ones((), jnp.float32), terminated, truncated
 
 
 def cartpole(**overrides) -> Environment:
@@ -92,11 +103,6 @@ class AcrobotParams(NamedTuple):
     max_vel_1: float = 4 * math.pi
     max_vel_2: float = 9 * math.pi
     max_steps: int = 500
-
-
-class AcrobotState(NamedTuple):
-    s: Array  # (4,) theta1, theta2, dtheta1, dtheta2
-    time: Array
 
 
 def _acrobot_obs(s: Array) -> Array:
@@ -128,10 +134,10 @@ def _wrap(x: Array, lo: float, hi: float) -> Array:
 
 def _acrobot_reset(key, params: AcrobotParams):
     s = _uniform(key, (4,), -0.1, 0.1)
-    return _acrobot_obs(s), AcrobotState(s, jnp.zeros((), jnp.int32))
+    return _acrobot_obs(s), _start(s)
 
 
-def _acrobot_step(key, state: AcrobotState, action, params: AcrobotParams):
+def _acrobot_step(key, state: EnvState, action, params: AcrobotParams):
     torque = jnp.asarray(action, jnp.float32) - 1.0  # actions 0, 1, 2 -> torque −1, 0, +1
     s, dt = state.s, params.dt
     k1 = _acrobot_dsdt(s, torque, params)  # one classical RK4 step over [0, dt]
@@ -143,10 +149,9 @@ def _acrobot_step(key, state: AcrobotState, action, params: AcrobotParams):
                     jnp.clip(ns[2], -params.max_vel_1, params.max_vel_1),
                     jnp.clip(ns[3], -params.max_vel_2, params.max_vel_2)])
     terminated = -jnp.cos(ns[0]) - jnp.cos(ns[1] + ns[0]) > 1.0
-    time = state.time + 1
-    truncated = (time >= params.max_steps) & ~terminated
+    new, truncated = _tick(state, ns, params.max_steps, terminated)
     reward = jnp.where(terminated, 0.0, -1.0).astype(jnp.float32)
-    return _acrobot_obs(ns), AcrobotState(ns, time), reward, terminated, truncated
+    return _acrobot_obs(ns), new, reward, terminated, truncated
 
 
 def acrobot(**overrides) -> Environment:
@@ -168,18 +173,13 @@ class MountainCarParams(NamedTuple):
     max_steps: int = 999
 
 
-class MountainCarState(NamedTuple):
-    s: Array  # (2,) position, velocity
-    time: Array
-
-
 def _mountain_car_reset(key, params: MountainCarParams):
     position = _uniform(key, (), -0.6, -0.4)
     s = jnp.stack([position, jnp.zeros((), jnp.float32)])
-    return s, MountainCarState(s, jnp.zeros((), jnp.int32))
+    return s, _start(s)
 
 
-def _mountain_car_step(key, state: MountainCarState, action, params: MountainCarParams):
+def _mountain_car_step(key, state: EnvState, action, params: MountainCarParams):
     a = jnp.reshape(jnp.asarray(action, jnp.float32), (-1,))[0]
     position, velocity = state.s
     force = jnp.clip(a, params.min_action, params.max_action)
@@ -189,10 +189,9 @@ def _mountain_car_step(key, state: MountainCarState, action, params: MountainCar
     velocity = jnp.where((position == params.min_position) & (velocity < 0), 0.0, velocity)  # the left wall
     terminated = (position >= params.goal_position) & (velocity >= params.goal_velocity)
     reward = jnp.where(terminated, 100.0, 0.0) - 0.1 * a**2  # the *unclipped* action is penalised
-    time = state.time + 1
-    truncated = (time >= params.max_steps) & ~terminated
     s = jnp.stack([position, velocity])
-    return s, MountainCarState(s, time), reward.astype(jnp.float32), terminated, truncated
+    new, truncated = _tick(state, s, params.max_steps, terminated)
+    return s, new, reward.astype(jnp.float32), terminated, truncated
 
 
 def mountain_car_continuous(**overrides) -> Environment:

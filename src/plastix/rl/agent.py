@@ -30,10 +30,9 @@ import optax
 
 from plastix.config import TrainConfig
 from plastix.nets import Network
-from plastix.optim import make_optimizer
 from plastix.random import Sampler, get_sampler
 from plastix.rl.critics import Critic, map_prop_critic, td_critic
-from plastix.rules import RULES, Rule, make_rule, with_traces
+from plastix.rules import RULES, Rule, reset_traces, with_traces
 from plastix.types import Array
 
 
@@ -74,10 +73,6 @@ def schedules(start: tuple[float, ...], end: tuple[float, ...], end_t: int, n: i
     return tuple(optax.linear_schedule(s, e, end_t) for s, e in zip(start, end))
 
 
-def _zero_traces(state):
-    return state._replace(traces=jax.tree.map(jnp.zeros_like, state.traces)) if hasattr(state, "traces") else state
-
-
 def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, action_low: float = -1.0,
                action_high: float = 1.0, sampler: Sampler | None = None) -> Agent:
     """The actor–critic agent of ``cfg`` for an environment with ``n_obs`` observations.
@@ -86,7 +81,7 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
         discrete: softmax actor over ``n_actions`` (else a Gaussian actor with ``n_actions`` = 1).
         action_low, action_high: continuous action box (``cfg.action_map`` maps the raw sample).
     """
-    from plastix.train import build_network
+    from plastix.train import build_network, build_rule, config_optimizer
 
     sampler = sampler or get_sampler(cfg.sampler)
     output = cfg.output or ("softmax" if discrete else "gaussian")
@@ -94,21 +89,13 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
     spec = RULES[cfg.rule]
     kappa = cfg.gamma * cfg.actor_lambda
 
-    def optimizer(rates):
-        return make_optimizer(cfg.optimizer, rates, b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps,
-                              reference_quirk=cfg.reference_adam,
-                              leaf_lrs=None if cfg.lateral_lr is None else {"U": cfg.lateral_lr})
-
     actor_rates = schedules(cfg.lr, cfg.lr_end, cfg.lr_end_t, cfg.n_layers)
     options = spec.options(cfg, _PolicyTask())
-    if spec.owns_optimizer:  # Weight Maximization: per-layer optimizers and its own traces
-        rule = make_rule(cfg.rule, net, layer_opts=[optimizer((r,)) for r in actor_rates], trace_decay=kappa,
-                         **options)
-        actor_opt = optax.identity()
-    else:
-        rule = make_rule(cfg.rule, net, **options)
-        rule = with_traces(rule, kappa) if kappa else rule
-        actor_opt = optimizer(actor_rates)
+    if spec.owns_optimizer:  # Weight Maximization keeps its own per-layer traces
+        options = {**options, "trace_decay": kappa}
+    rule, actor_opt = build_rule(cfg, net, options, actor_rates)
+    if kappa and not spec.owns_optimizer:
+        rule = with_traces(rule, kappa)
 
     n_critic = len(cfg.critic_hidden) + 1
     if cfg.critic == "td":
@@ -116,8 +103,7 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
     else:
         sig = cfg.critic_sigma2 * n_critic if len(cfg.critic_sigma2) == 1 else cfg.critic_sigma2
         critic = map_prop_critic(n_obs, cfg.critic_hidden, sig, sampler, cfg.map_steps, cfg.map_update_adj)
-    critic_opt = make_optimizer(cfg.optimizer, schedules(cfg.critic_lr, cfg.critic_lr_end, cfg.lr_end_t, n_critic),
-                                b1=cfg.adam_b1, b2=cfg.adam_b2, eps=cfg.adam_eps, reference_quirk=cfg.reference_adam)
+    critic_opt = config_optimizer(cfg, schedules(cfg.critic_lr, cfg.critic_lr_end, cfg.lr_end_t, n_critic))
     kappa_c = cfg.gamma * cfg.critic_lambda
     span = action_high - action_low
 
@@ -152,7 +138,7 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
         return AgentState(actor, aopt, rule_state, cparams, copt, e, carry, state.t + 1), delta
 
     def reset(state: AgentState) -> AgentState:
-        return state._replace(rule=_zero_traces(state.rule),
+        return state._replace(rule=reset_traces(state.rule),
                               critic_traces=jax.tree.map(jnp.zeros_like, state.critic_traces))
 
     return Agent(init, act, learn, reset, net, critic, rule)

@@ -12,15 +12,12 @@ return over all training episodes — the papers' metric — final return, envir
 
 from __future__ import annotations
 
-import json
 import pickle
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
@@ -28,7 +25,8 @@ from plastix.analysis import final_value
 from plastix.config import TrainConfig
 from plastix.envs import ENVS
 from plastix.plotting import plot_curves
-from plastix.runner import NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, publish_dir
+from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, publish_dir,
+                            write_run_files)
 from plastix.train import seed_keys
 
 CHUNK_STEPS = 10_000  # environment steps per compiled chunk (one progress update and checkpoint)
@@ -87,16 +85,8 @@ def run_rl(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
             init = jax.jit(jax.vmap(trainer.init))
             run_chunk = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
     ckpt_path = partial / "checkpoint.pkl"
-    state = None
-    if resume and ckpt_path.exists():
-        with open(ckpt_path, "rb") as f:
-            ckpt = pickle.load(f)
-        if ckpt.get("digest") == cfg.digest():
-            state = jax.tree.map(jnp.asarray, ckpt["state"])
-    if state is None:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        state = init(seed_keys(cfg))
+    ckpt = open_partial(cfg, partial, resume)
+    state = ckpt["state"] if ckpt is not None else init(seed_keys(cfg))
 
     bar = _progress(progress, cfg)
     with chunk_guard(partial, bar):
@@ -118,9 +108,7 @@ def run_rl(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
     frame = episode_frame(returns, lengths)
     summary = summarize_rl(cfg, returns, lengths)
     summary["wall_seconds"] = time.perf_counter() - t0
-    (partial / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    frame.to_parquet(partial / "metrics.parquet", index=False)
-    (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_run_files(cfg, partial, frame, summary)
     plot_curves({cfg.rule: (np.arange(1, cfg.episodes + 1), returns)}, partial / "curve.png", xlabel="episode",
                 ylabel="return", title=f"{cfg.task} · {cfg.rule} · critic {cfg.critic}",
                 smooth=max(1, cfg.episodes // 50))

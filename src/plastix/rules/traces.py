@@ -64,5 +64,7 @@ def with_traces(rule: Rule, decay: float) -> Rule:
 
 
 def reset_traces(state):
-    """Zero the eligibility traces of a traced rule state (any state with a ``traces`` field)."""
+    """Zero the eligibility traces of a rule state with a ``traces`` field; other states are returned as they are."""
+    if not hasattr(state, "traces"):
+        return state
     return state._replace(traces=jax.tree.map(jnp.zeros_like, state.traces))
