@@ -1,4 +1,4 @@
-"""The command line: ``plastix train | run | list | demo`` (tyro). Thin: parse, validate, run, report.
+"""The command line: ``plastix train | run | list | demo | compare | copi | copi-features | copi-compress`` (tyro). Thin: parse, validate, run, report.
 
 Bad input (unknown names, impossible sizes, negative rates, non-finite values mid-run) prints one
 line ``plastix: error: …`` naming the option and the allowed values, and exits with code 2
@@ -15,6 +15,7 @@ from typing import Annotated
 import tyro
 
 from plastix.config import ConfigError, TrainConfig
+from plastix.copi.config import CopiConfig
 
 
 class UsageError(Exception):
@@ -47,27 +48,41 @@ def run_experiment(
     seeds: int = 0,
     steps: int = 0,
     episodes: int = 0,
+    epochs: int = 0,
+    data_dir: str = "",
     out: Path = Path("runs"),
     progress: bool = True,
 ) -> None:
-    """Run a registered experiment by name (see `plastix list`).
+    """Run a registered experiment (or suite) by name (see `plastix list`).
 
     Args:
-        name: experiment name, e.g. reinforce/multiplexer20.
+        name: experiment name, e.g. reinforce/multiplexer20, or a suite such as copi/mnist.
         seeds: override the number of seeds (0 = the experiment's).
         steps: override the number of updates (0 = the experiment's); log interval is rescaled.
         episodes: RL experiments: override the number of training episodes per seed (0 = the experiment's).
+        epochs: COPI experiments: override the number of joint epochs (0 = the experiment's).
+        data_dir: COPI experiments: directory with the full dataset (MNIST IDX files / CIFAR-10 batches);
+            copi/mnist then trains on full MNIST instead of the bundled 5k subset.
         out: parent directory for run directories.
         progress: show a progress bar.
     """
-    from plastix.experiments import get_experiment
+    from plastix.experiments import SUITES, get_experiment
     from plastix.runner import run
 
+    if name in SUITES:
+        _run_suite(name, SUITES[name], seeds, epochs, data_dir, out, progress, steps, episodes)
+        return
     try:
         exp = get_experiment(name)
     except ValueError as e:
-        raise UsageError(f"name: {e}") from None
+        raise UsageError(f"name: {e}; suites: {', '.join(SUITES)}") from None
     cfg = exp.config
+    if not isinstance(cfg, TrainConfig):
+        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
+        _report_copi(_run_copi_experiment(name, cfg, seeds, epochs, data_dir, out, progress, steps, episodes))
+        return
+    if epochs or data_dir:
+        raise UsageError(f"--{'epochs' if epochs else 'data-dir'}: only COPI experiments take it")
     if seeds:
         cfg = dataclasses.replace(cfg, seeds=seeds)
     if steps:
@@ -81,6 +96,134 @@ def run_experiment(
     cfg.validate()
     print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
     _report(run(cfg, out, progress=progress))
+
+
+def _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes):
+    from plastix.copi.config import CopiConfig
+
+    if steps or episodes:
+        raise UsageError(f"--{'steps' if steps else 'episodes'}: {name} is measured in epochs; use --epochs")
+    if epochs < 0 or seeds < 0:
+        raise UsageError(f"--{'epochs' if epochs < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
+    changes: dict = {}
+    if seeds:
+        changes["seeds"] = seeds
+    if epochs:
+        changes["epochs"] = epochs
+    if data_dir:
+        changes["data_dir"] = data_dir
+        if cfg.dataset == "mnist5k":  # the bundled stand-in gives way to the full dataset
+            changes["dataset"] = "mnist"
+            changes["name"] = cfg.name.replace("copi-mnist", "copi-mnist-full") if cfg.name else ""
+    cfg = dataclasses.replace(cfg, **changes)
+    assert isinstance(cfg, CopiConfig)
+    return cfg.validate()
+
+
+def _run_copi_experiment(name, cfg, seeds, epochs, data_dir, out, progress, steps=0, episodes=0):
+    from plastix.copi.runner import run_copi
+
+    return run_copi(_copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes), out, progress=progress)
+
+
+def _run_suite(suite, members, seeds, epochs, data_dir, out, progress, steps, episodes) -> None:
+    from plastix.copi.config import METHOD_LABELS
+    from plastix.copi.report import markdown, write_comparison
+    from plastix.experiments import get_experiment
+
+    cfgs = [_copi_overrides(m, get_experiment(m).config, seeds, epochs, data_dir, steps, episodes) for m in members]
+    dirs, labels = [], []
+    for m, cfg in zip(members, cfgs):
+        exp = get_experiment(m)
+        print(f"{m}: {exp.description}")
+        res = _run_copi_experiment(m, exp.config, seeds, epochs, data_dir, out, progress, steps, episodes)
+        _report_copi(res)
+        dirs.append(res.path)
+        labels.append(METHOD_LABELS[m.rsplit("/", 1)[1]])
+    ref = get_experiment(members[0]).reference
+    title = f"{suite} on {cfgs[0].dataset}: {cfgs[0].epochs} epochs, {cfgs[0].seeds} seeds"
+    stem = suite.replace("/", "-") + ("" if suite.endswith(cfgs[0].dataset) else f"-{cfgs[0].dataset}")
+    cmp_dir, frame = write_comparison(dirs, labels, Path(out) / f"{stem}-comparison", title)
+    print(markdown(frame))
+    print(f"reference: {ref}")
+    print(f"results: {cmp_dir.resolve()}/comparison.md (.csv), plot: {cmp_dir.resolve()}/comparison.png")
+
+
+def copi_train(
+    cfg: tyro.conf.OmitArgPrefixes[CopiConfig],
+    out: Path = Path("runs"),
+    progress: bool = True,
+    resume: bool = True,
+) -> None:
+    """Train a decorrelated network with COPI or a baseline (spec copi.md) and write a run directory.
+
+    Args:
+        cfg: the COPI configuration.
+        out: parent directory for run directories.
+        progress: show a progress bar.
+        resume: continue an interrupted run of the same config from its checkpoint.
+    """
+    from plastix.copi.runner import run_copi
+
+    _report_copi(run_copi(cfg.validate(), out, progress=progress, resume=resume))
+
+
+def copi_features(run: Annotated[Path, tyro.conf.Positional], out: Path = Path(""), layer: int = 1,
+                  seed_index: int = 0, decorrelated: bool = False, data_dir: str = "") -> None:
+    """Receptive fields ⟨a u⟩/⟨u²⟩ of one layer's units in a finished COPI run (a plot and a .npy).
+
+    Args:
+        run: a COPI run directory.
+        out: output directory (default: the run directory's analysis/).
+        layer: layer whose units to show (1 = first hidden layer).
+        seed_index: which of the run's seeds (0 = the first).
+        decorrelated: use the decorrelated pixels x₁ = R₁y₀ as u instead of the raw input.
+        data_dir: dataset directory, if not the one recorded in the run.
+    """
+    from plastix.copi.report import features
+
+    _require_copi_run(run)
+    try:
+        path = features(run, out if str(out) not in ("", ".") else run / "analysis", layer, seed_index,
+                        decorrelated, data_dir)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(f"receptive fields: {path.resolve()} (values in {path.with_suffix('.npy').name})")
+
+
+def copi_compress(run: Annotated[Path, tyro.conf.Positional], out: Path = Path(""), data_dir: str = "") -> None:
+    """Network compression: replace the top k layers of a finished COPI run by one COPI-inferred linear map.
+
+    Args:
+        run: a COPI run directory.
+        out: output directory (default: the run directory's analysis/).
+        data_dir: dataset directory, if not the one recorded in the run.
+    """
+    from plastix.copi.report import compress, markdown
+
+    _require_copi_run(run)
+    try:
+        out_dir, table = compress(run, out if str(out) not in ("", ".") else run / "analysis", data_dir)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(markdown(table.round(4)))
+    print(f"results: {out_dir.resolve()}/compression.md (.csv), plot: {out_dir.resolve()}/compression.png")
+
+
+def _require_copi_run(run: Path) -> None:
+    if not (run / "summary.json").is_file() or not any(run.glob("params_seed*.npz")):
+        raise UsageError(f"run: {run} is not a finished COPI run directory (summary.json and params_seed*.npz)")
+
+
+def _report_copi(res) -> None:
+    s = res.summary
+    if not s["n_finished"]:
+        print(f"{res.path}: every seed diverged ({s['n_diverged']}); no accuracy to report; {res.seconds:.1f} s")
+        return
+    print(f"{res.path}: peak test accuracy {100 * s['peak_test_acc_mean']:.2f} % (std {100 * s['peak_test_acc_std']:.2f}) "
+          f"at epoch {s['epoch_of_peak_test_mean']:.1f}; final {100 * s['final_test_acc_mean']:.2f} %; "
+          f"{s['n_finished']} seeds finished, {s['n_diverged']} diverged; {res.seconds:.1f} s")
+    print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
 
 
 def list_all() -> None:
@@ -98,6 +241,11 @@ def list_all() -> None:
     print("experiments:")
     for name, exp in EXPERIMENTS.items():
         print(f"  {name:<32} {exp.description}")
+    from plastix.experiments import SUITES
+
+    print("suites (run every member, then compare):")
+    for name, members in SUITES.items():
+        print(f"  {name:<32} {', '.join(m.rsplit('/', 1)[1] for m in members)}")
 
 
 def demo(out: Path = Path("demo_runs"), seeds: int = 5, progress: bool = True, steps: int = 0) -> None:
@@ -156,7 +304,12 @@ def _report(res) -> None:
     print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
 
 
-COMMANDS = {"train": train, "run": run_experiment, "list": list_all, "demo": demo, "compare": compare_runs}
+COMMANDS = {"train": train, "run": run_experiment, "list": list_all, "demo": demo, "compare": compare_runs,
+            "copi": copi_train, "copi-features": copi_features, "copi-compress": copi_compress}
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"plastix: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,13 +321,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"plastix: error: {e}", file=sys.stderr)
         return 2
+    from plastix.datasets import DataError
     from plastix.rl.gym_adapter import MissingDependencyError
     from plastix.runner import NonFiniteError
 
+    import warnings
+
+    warnings.showwarning = _one_line_warning
     args = sys.argv[1:] if argv is None else argv
     try:
         tyro.extras.subcommand_cli_from_dict(COMMANDS, args=args, prog="plastix")
-    except (ConfigError, UsageError, NonFiniteError, MissingDependencyError) as e:
+    except (ConfigError, UsageError, NonFiniteError, MissingDependencyError, DataError) as e:
         print(f"plastix: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -29,8 +29,30 @@ class ConfigError(ValueError):
         self.field = field
 
 
+class ConfigIO:
+    """Serialisation shared by the frozen config dataclasses: ``to_dict``, ``digest``, ``from_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A short hash of everything that changes the numbers (``name`` excluded)."""
+        d = self.to_dict()
+        d.pop("name")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        """The config written by :meth:`to_dict` (JSON lists become tuples); unknown keys are a ConfigError."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - fields
+        if unknown:
+            raise ConfigError(sorted(unknown)[0], f"unknown option; allowed: {', '.join(sorted(fields))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigIO):
     """Train a network with a learning rule on a one-step task, for several seeds at once."""
 
     task: str = "multiplexer"
@@ -185,25 +207,11 @@ class TrainConfig:
             return self.name or f"{self.task_name}-{self.rule}-seed{self.seed}x{self.seeds}"
         return self.name or f"{self.task_name}-{self.rule}-b{self.batch}-seed{self.seed}x{self.seeds}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def digest(self) -> str:
-        """A short hash of everything that changes the numbers (``name`` excluded)."""
-        d = self.to_dict()
-        d.pop("name")
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - fields
-        if unknown:
-            raise ConfigError(sorted(unknown)[0], f"unknown option; allowed: {', '.join(sorted(fields))}")
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         if isinstance(d.get("sigma2"), (int, float)):  # configs written before per-layer σ²
-            d["sigma2"] = (float(d["sigma2"]),)
-        return cls(**d)
+            d = {**d, "sigma2": [float(d["sigma2"])]}
+        return super().from_dict(d)
 
     # ---- validation -----------------------------------------------------------------------
     def validate(self) -> "TrainConfig":

@@ -126,3 +126,34 @@ def make_optimizer(
     if name == "sgd":
         return scale_by_layer_lr(lrs, leaf_lrs)
     raise ValueError(f"unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}")
+
+
+class ScaleByAdamConstantCorrectionState(NamedTuple):
+    mu: optax.Updates
+    nu: optax.Updates
+
+
+def scale_by_adam_constant_correction(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+                                      ) -> optax.GradientTransformation:
+    r"""The COPI reference's Adam (spec copi.md §4, "scale_by_adam_reference"): the bias correction
+    divides by the *constants* ``1 − β₁`` and ``1 − β₂`` instead of ``1 − β^t``:
+
+    .. math:: m \leftarrow \beta_1 m + (1-\beta_1) g,\ v \leftarrow \beta_2 v + (1-\beta_2) g^2,\
+        \text{update} = \frac{m/(1-\beta_1)}{\sqrt{v/(1-\beta_2)} + \epsilon}
+
+    At t = 1 this is standard Adam (``g/(|g| + ε)``); for a constant gradient the step tends to
+    ``10/sqrt(1000) ≈ 0.316`` of Adam's. (Not the team-rules quirk :func:`scale_by_reference_adam`.)
+    Chain with ``optax.scale(-lr)``.
+    """
+
+    def init(params):
+        zeros = jax.tree.map(jnp.zeros_like, params)
+        return ScaleByAdamConstantCorrectionState(zeros, zeros)
+
+    def update(updates, state, params=None):
+        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
+        nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, updates)
+        out = jax.tree.map(lambda m, v: (m / (1 - b1)) / (jnp.sqrt(v / (1 - b2)) + eps), mu, nu)
+        return out, ScaleByAdamConstantCorrectionState(mu, nu)
+
+    return optax.GradientTransformation(init, update)

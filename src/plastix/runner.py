@@ -196,7 +196,9 @@ def open_partial(cfg: TrainConfig, partial: Path, resume: bool) -> dict | None:
         with open(ckpt_path, "rb") as f:
             ckpt = pickle.load(f)
         if ckpt.get("digest") == cfg.digest():
-            return {**ckpt, "state": jax.tree.map(jnp.asarray, ckpt["state"])}
+            if "state" in ckpt:  # one-step and RL runs keep one stacked state (COPI keeps per-seed progress)
+                ckpt = {**ckpt, "state": jax.tree.map(jnp.asarray, ckpt["state"])}
+            return ckpt
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     return None

@@ -1,0 +1,1 @@
+"""COPI (constrained parameter inference) and decorrelated learning: config, training, runner, analyses."""
