@@ -95,6 +95,7 @@ def test_resume_gives_identical_metrics(tmp_path, monkeypatch):
     (["run", "copi/digits/copi-bp", "--steps", "5"], "--steps: copi/digits/copi-bp is measured in epochs"),
     (["run", "weight-max/multiplexer20", "--epochs", "5"], "--epochs: only COPI experiments take it"),
     (["copi-compress", "NOWHERE"], "not a finished COPI run directory"),
+    (["copi", "--dataset", "digits", "--batch-size", "5000"], "--batch-size: 5000 is more than the 1500 training"),
 ])
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):
     args = [a.replace("NOWHERE", str(tmp_path / "nowhere")) for a in args]
@@ -121,3 +122,31 @@ def test_diverged_seed_is_reported_not_fatal(tmp_path, capsys):
     assert "plastix: warning:" in io.err and "diverged" in io.err and "every seed diverged" in io.out
     s = json.loads((tmp_path / "fa" / "summary.json").read_text())
     assert s["seeds"]["1"]["status"] == "diverged" and s["n_diverged"] == 1
+
+
+@pytest.mark.slow
+def test_cifar10_experiment_runs_from_data_dir(tmp_path, capsys):
+    """copi/cifar10 end to end on synthetic batches in the real format (5 × 60 + 60 images)."""
+    import pickle as pkl
+
+    rng = np.random.default_rng(0)
+    d = tmp_path / "data" / "cifar-10-batches-py"
+    d.mkdir(parents=True)
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        batch = {b"data": rng.integers(0, 256, (60, 3072)).astype(np.uint8), b"labels": rng.integers(0, 10, 60).tolist()}
+        (d / name).write_bytes(pkl.dumps(batch, protocol=2))
+    args = ["run", "copi/cifar10/copi-bp", "--data-dir", str(tmp_path / "data"), "--epochs", "1", "--seeds", "1",
+            "--no-progress", "--out", str(tmp_path / "runs")]
+    assert main(args) == 0
+    _, frame, summary = load_copi_run(tmp_path / "runs" / "copi-cifar10-copi-bp")
+    assert list(frame.epoch) == [0, 1] and summary["n_finished"] == 1
+    cfg = json.loads((tmp_path / "runs" / "copi-cifar10-copi-bp" / "config.json").read_text())
+    assert cfg["hidden"] == [1000] * 4 and cfg["dataset"] == "cifar10"
+
+
+def test_full_mnist_checks_the_image_counts(tmp_path, capsys):
+    from test_datasets import _write_mnist
+
+    _write_mnist(tmp_path / "data")
+    assert main(["run", "copi/mnist/copi-bp", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "r")]) == 2
+    assert "train-images-idx3-ubyte: 7 items; expected 60000" in capsys.readouterr().err

@@ -21,3 +21,10 @@ def test_actor_critic_quick():
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "weight_max: mean return over 5 episodes" in p.stdout
+
+
+def test_copi_decorrelation_quick():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "copi_decorrelation.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "epoch 1: test accuracy" in p.stdout and "diverged: False" in p.stdout

@@ -15,6 +15,7 @@ peak, epochs to 99 % of peak, final accuracy; means and stds over the finished s
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import time
 from functools import lru_cache
@@ -27,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from plastix.config import ConfigError
 from plastix.copi.config import CopiConfig
 from plastix.copi.train import make_trainer
 from plastix.datasets import Dataset, load
@@ -74,8 +76,32 @@ def train_seed(cfg: CopiConfig, ds: Dataset, seed: int, lam: float, start: dict 
             on_epoch({"state": jax.tree.map(np.asarray, state), "rows": rows, "next": e + 1})
     rows.sort(key=lambda r: r["epoch"])
     diverged = bool(state.diverged)
-    fail = [int(state.fail_epoch), int(state.fail_batch)] if diverged else None
+    fail = None
+    if diverged:
+        fail = [int(state.fail_epoch), int(state.fail_batch)]
+        fail.append(failing_layer(cfg, ds, lam, state, k_data, *fail))
     return {"rows": rows, "state": state, "status": "diverged" if diverged else "finished", "fail": fail}
+
+
+def failing_layer(cfg: CopiConfig, ds: Dataset, lam: float, state, k_data, epoch: int, batch: int) -> int:
+    """The first layer (from 1) whose weights are non-finite: in the frozen state, or else after
+    replaying the failing batch without the guard (the run is deterministic); 0 if none is."""
+    def first_bad(params) -> int:
+        for l, w in enumerate(params["W"]):
+            r = params["R"][l] if params["R"] is not None else w
+            if not (np.isfinite(np.asarray(w)).all() and np.isfinite(np.asarray(r)).all()):
+                return l + 1
+        return 0
+
+    bad = first_bad(state.params)
+    if bad:
+        return bad
+    tr = make_trainer(dataclasses.replace(cfg, guard=False), ds.dim, ds.n_classes, lam)
+    idx = tr.batch_order(jax.random.fold_in(k_data, epoch + cfg.warmup_r_epochs - 1), ds.x_train.shape[0])[batch]
+    xb = jnp.asarray(ds.x_train)[idx]
+    tb = jax.nn.one_hot(jnp.asarray(ds.y_train)[idx], ds.n_classes, dtype=xb.dtype)
+    new, _ = tr.step(state, xb, tb, epoch >= 1)
+    return first_bad(new.params)
 
 
 def _measure(evaluate, state, x, y, xt, yt, seed, epoch, loss) -> list[dict]:
@@ -132,6 +158,9 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
     t0 = time.perf_counter()
     cfg.validate()
     ds = data if data is not None else load(cfg.dataset, cfg.data_dir or None, cfg.validation)
+    if ds.x_train.shape[0] < cfg.batch_size:
+        raise ConfigError("batch_size", f"{cfg.batch_size} is more than the {ds.x_train.shape[0]} training "
+                          f"images of {ds.name!r}; allowed: 1 to {ds.x_train.shape[0]}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
@@ -164,7 +193,7 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
                 start = None
                 if res["status"] == "diverged" and cfg.divergence_policy == "retry_lower_lambda" and retries < 2:
                     warnings.warn(f"{cfg.run_name}: seed {seed} diverged at epoch {res['fail'][0]}, batch "
-                                  f"{res['fail'][1]} with λ={lam:g}; retrying with λ={lam / 10:g}", UserWarning,
+                                  f"{res['fail'][1]}, layer {res['fail'][2]} with λ={lam:g}; retrying with λ={lam / 10:g}", UserWarning,
                                   stacklevel=2)
                     lam, retries = lam / 10, retries + 1
                     if bar is not None:
@@ -173,11 +202,12 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
                 break
             if res["status"] == "diverged":
                 warnings.warn(f"{cfg.run_name}: seed {seed} diverged (non-finite values) at epoch {res['fail'][0]}, "
-                              f"batch {res['fail'][1]} (λ={lam:g}); its later metrics are missing", UserWarning,
+                              f"batch {res['fail'][1]}, layer {res['fail'][2]} (λ={lam:g}); its later metrics "
+                              "are missing", UserWarning,
                               stacklevel=2)
             save_params(partial / f"params_seed{seed}.npz", res["state"].params)
             ckpt["done"][seed] = {"rows": res["rows"], "info": {"status": res["status"], "lambda": lam,
-                                                                "fail_epoch_batch": res["fail"]}}
+                                                                "fail_epoch_batch_layer": res["fail"]}}
             ckpt["current"] = None
             atomic_write_bytes(ckpt_path, pickle.dumps(ckpt))
     finally:

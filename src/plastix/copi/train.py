@@ -59,6 +59,8 @@ class CopiTrainer(NamedTuple):
     init: Any  # (key) -> CopiState
     epoch: Any  # (state, x, y, key, epoch_index, learn_w: static bool) -> (state, mean batch loss)
     evaluate: Any  # (params, x, y) -> (accuracy, mse)
+    batch_order: Any  # (key, n) -> (n_batches, batch) sample indices of one epoch
+    step: Any  # (state, xb, targets, learn_w: static bool) -> (state, batch loss): one update
 
 
 def make_trainer(cfg: CopiConfig, dim: int, n_classes: int = 10, lam: float | None = None) -> CopiTrainer:
@@ -105,10 +107,15 @@ def make_trainer(cfg: CopiConfig, dim: int, n_classes: int = 10, lam: float | No
         merged = jax.tree.map(lambda n, o: jnp.where(keep_new, n, o), new[:3], state[:3])
         return CopiState(*merged, state.diverged | ~ok, state.fail_epoch, state.fail_batch), loss
 
+    eye = jnp.eye(n_classes, dtype=dtype)
+
+    def batch_order(key: Array, n: int) -> Array:
+        n_batches = n // bs
+        return jax.random.permutation(key, n)[: n_batches * bs].reshape(n_batches, bs)
+
     def epoch(state: CopiState, x: Array, y: Array, key: Array, epoch_index, learn_w: bool = True):
-        n_batches = x.shape[0] // bs
-        order = jax.random.permutation(key, x.shape[0])[: n_batches * bs].reshape(n_batches, bs)
-        eye = jnp.eye(n_classes, dtype=dtype)
+        order = batch_order(key, x.shape[0])
+        n_batches = order.shape[0]
 
         def body(carry, ib):
             i, idx = ib
@@ -142,4 +149,4 @@ def make_trainer(cfg: CopiConfig, dim: int, n_classes: int = 10, lam: float | No
         correct, sq = jax.lax.map(one, (xp, yp, valid))
         return jnp.sum(correct) / n, jnp.sum(sq) / (n * n_classes)
 
-    return CopiTrainer(init, epoch, evaluate)
+    return CopiTrainer(init, epoch, evaluate, batch_order, step)
