@@ -157,6 +157,8 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
     """
     t0 = time.perf_counter()
     cfg.validate()
+    if cfg.dtype == "float64" and not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)  # process-wide: float64 runs need JAX's 64-bit mode
     ds = data if data is not None else load(cfg.dataset, cfg.data_dir or None, cfg.validation)
     if ds.x_train.shape[0] < cfg.batch_size:
         raise ConfigError("batch_size", f"{cfg.batch_size} is more than the {ds.x_train.shape[0]} training "

@@ -1,0 +1,244 @@
+r"""BLUR networks: multi-state neurons, k-channel synapses, and one inner-loop step (spec blur.md §1–§4).
+
+Every neuron carries k states (``A_ℓ`` has shape (B, n_ℓ, k)); every synapse k channels (or one
+shared, "single-state"). Every sending layer below the top gets a bias unit whose k states are all
+1. Synapses are stored as dense tensors per layer: forward ``F_ℓ`` (n_{ℓ−1}+1, n_ℓ, kc) and, for
+asymmetric networks, backward ``K_ℓ`` (n_ℓ, n_{ℓ−1}+1, kc); a symmetric network uses ``K ≡ Fᵀ``.
+
+One step on a batch ``(X, Y)`` (:func:`inner_step`):
+
+1. reset every neuron to 0 (``reset_neurons``), clamp ``A_0[:, :, 1] = X`` (other states 0);
+2. forward, ℓ = 1 … L: ``Z[b,j,c] = Σ_i F[i,j,c] Σ_d ν[c,d] Ā_{ℓ−1}[b,i,d]``,
+   ``A_ℓ ← φ^fwd(N^fwd(f·A_ℓ + η·Z))`` (N: per-channel normalisation over batch and units, hidden
+   layers only, when ``normalize``);
+3. read the logits ``O = A_L[:, :, 1]``;
+4. feedback into output state 2: ``"target"`` (±1 one-hot, states ≥ 3 zeroed) or the loss gradient
+   w.r.t. the output pre-activation (``"mse_grad"``: ``O − onehot`` for a linear output;
+   ``"ce_grad"``: ``softmax(O) − onehot``), for the golden tests;
+5. backward, ℓ = L−1 … 1: ``M[b,i,c] = Σ_j K[j,i,c] Σ_d μ[c,d] A_{ℓ+1}[b,j,d]`` (the bias
+   receives nothing), then ``additive``: ``A ← φ^bwd(N^bwd(f·A + η·M))``; ``multiplicative``:
+   ``A ← φ^bwd(f·A ⊙ M)``; ``multiplicative_second_state``: state 1 ``φ^bwd(f·A¹)``, states
+   c ≥ 2 ``φ^bwd(f·A^c·M^c)``;
+6. synapses, every layer: ``H[i,j,c] = red_b[(Σ_e P[b,i,e] ν̃[e,c])(Σ_d μ̃[c,d] A_ℓ[b,j,d])]``
+   with P the sender after the backward sweep (or its forward copy, ``hebb_pre="forward"``),
+   ``F ← f̃F + η̃H − |η̃||ω|·O`` with the Oja term ``O[i,j,c] = F[i,j,c] Σ_r F[r,j,c]²`` (spec D5a,
+   when ``oja``); asymmetric K learns the mirrored rule. ``red_b`` is the batch mean (default) or
+   sum (the reference).
+
+Not implemented yet: synapse normalisation inside activations (D6), synapse saturation (D7), the
+``supervised_every`` and ``forward_synapse_update`` modes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from plastix.blur.genome import Genome
+from plastix.types import Array
+
+BACKWARD_MODES = ("additive", "multiplicative", "multiplicative_second_state")
+FEEDBACKS = ("target", "mse_grad", "ce_grad")
+REDUCTIONS = ("mean", "sum")
+
+
+def _per_state(first: Callable, second: Callable) -> Callable:
+    """A backprop-mode activation: ``first`` on state 1, ``second`` on state 2, identity beyond."""
+
+    def act(x):
+        out = x.at[..., 0].set(first(x[..., 0]))
+        return out.at[..., 1].set(second(x[..., 1])) if x.shape[-1] > 1 else out
+
+    return act
+
+
+def _dsigmoid(x):
+    s = jax.nn.sigmoid(x)
+    return s * (1 - s)
+
+
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "tanh": jnp.tanh,
+    "relu_tanh": lambda x: jax.nn.relu(jnp.tanh(x)),  # the reference's hidden default
+    "sigmoid": jax.nn.sigmoid,
+    "relu": jax.nn.relu,
+    "identity": lambda x: x,
+    # backprop mode: (s(x¹), s′(x²))
+    "sigmoid_bp": _per_state(jax.nn.sigmoid, _dsigmoid),
+    "tanh_bp": _per_state(jnp.tanh, lambda x: 1 - jnp.tanh(x) ** 2),
+    "identity_bp": _per_state(lambda x: x, jnp.ones_like),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BlurNet:
+    """Structure and options of a BLUR network (the genome is separate)."""
+
+    sizes: tuple[int, ...]  # (n_0, hidden…, n_L)
+    k: int = 2
+    symmetric: bool = True
+    single_state: bool = False
+    backward_mode: str = "additive"
+    hidden_fwd: str = "tanh"
+    hidden_bwd: str = "tanh"
+    output_fwd: str = "tanh"
+    normalize: bool = True
+    oja: bool = True
+    feedback: str = "target"
+    reduction: str = "mean"
+    hebb_pre: str = "backward"
+    init_scale: str = "fan_in"  # uniform[−1, 1]/sqrt(n_in + 1) | "unit": uniform[−1, 1]
+
+    def validate(self) -> "BlurNet":
+        if len(self.sizes) < 2 or any(n < 1 for n in self.sizes):
+            raise ValueError(f"sizes {self.sizes}: need an input and an output layer, every size ≥ 1")
+        if self.k < 2:
+            raise ValueError(f"k={self.k}: BLUR needs ≥ 2 states (state 2 carries the feedback)")
+        for field, allowed in (("backward_mode", BACKWARD_MODES), ("feedback", FEEDBACKS), ("reduction", REDUCTIONS),
+                               ("hebb_pre", ("backward", "forward")), ("init_scale", ("fan_in", "unit")),
+                               ("hidden_fwd", ACTIVATIONS), ("hidden_bwd", ACTIVATIONS), ("output_fwd", ACTIVATIONS)):
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"{field}={getattr(self, field)!r}; allowed: {', '.join(allowed)}")
+        return self
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.single_state else self.k
+
+
+def backprop_config(sizes: Sequence[int], hidden: str = "sigmoid_bp", output: str = "identity_bp",
+                    feedback: str = "mse_grad", reduction: str = "sum") -> BlurNet:
+    """The network settings under which :func:`~plastix.blur.genome.backprop_genome` is SGD (§3.1)."""
+    return BlurNet(tuple(sizes), k=2, symmetric=True, single_state=True, backward_mode="multiplicative_second_state",
+                   hidden_fwd=hidden, hidden_bwd="identity", output_fwd=output, normalize=False, oja=False,
+                   feedback=feedback, reduction=reduction)
+
+
+def init_synapses(key: Array, net: BlurNet, dtype=jnp.float32) -> list[dict]:
+    """Fresh synapses: uniform[−1, 1] × scale (spec D2), one dict per layer with ``F`` (and ``K``)."""
+    out = []
+    for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
+        kf, kk = jax.random.split(jax.random.fold_in(key, l))
+        scale = 1.0 / jnp.sqrt(n_in + 1.0) if net.init_scale == "fan_in" else 1.0
+        layer = {"F": jax.random.uniform(kf, (n_in + 1, n_out, net.channels), dtype, -1.0, 1.0) * scale}
+        if not net.symmetric:
+            layer["K"] = jax.random.uniform(kk, (n_out, n_in + 1, net.channels), dtype, -1.0, 1.0) * scale
+        out.append(layer)
+    return out
+
+
+def _channels(W: Array, k: int) -> Array:
+    """Single-state synapses store one channel; every state reads it."""
+    return W if W.shape[-1] == k else jnp.broadcast_to(W, W.shape[:-1] + (k,))
+
+
+def _with_bias(A: Array) -> Array:
+    return jnp.concatenate([A, jnp.ones(A.shape[:1] + (1,) + A.shape[2:], A.dtype)], axis=1)
+
+
+def _normalize(x: Array, gamma: Array, beta: Array) -> Array:
+    """Per state channel over (batch, units): ``(x − mean)/sqrt(var + 1e−5)·γ_c + β_c`` (spec D1)."""
+    m = jnp.mean(x, axis=(0, 1), keepdims=True)
+    v = jnp.var(x, axis=(0, 1), keepdims=True)
+    return (x - m) / jnp.sqrt(v + 1e-5) * gamma[None, None, :] + beta[None, None, :]
+
+
+def forward(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> list[Array]:
+    """The forward sweep from reset neurons: every layer's states ``[A_0 … A_L]``."""
+    A0 = jnp.zeros(x.shape + (net.k,), x.dtype).at[..., 0].set(x)
+    states = [A0]
+    L = len(syn)
+    for l, layer in enumerate(syn):
+        S = jnp.einsum("bid,cd->bic", _with_bias(states[-1]), g.nu)
+        Z = jnp.einsum("bic,ijc->bjc", S, _channels(layer["F"], net.k))
+        A = g.eta * Z  # f·A + η·Z with A reset to 0 (neurons are reset every step, spec D12)
+        top = l == L - 1
+        if net.normalize and not top:
+            A = _normalize(A, g.gamma_fwd, g.beta_fwd)
+        states.append(ACTIVATIONS[net.output_fwd if top else net.hidden_fwd](A))
+    return states
+
+
+def _feedback(net: BlurNet, A_L: Array, y: Array) -> Array:
+    n_out = A_L.shape[1]
+    onehot = jax.nn.one_hot(y, n_out, dtype=A_L.dtype)
+    logits = A_L[..., 0]
+    if net.feedback == "target":
+        signal = 2 * onehot - 1
+    elif net.feedback == "mse_grad":
+        signal = logits - onehot
+    else:
+        signal = jax.nn.softmax(logits, axis=-1) - onehot
+    return A_L.at[..., 1].set(signal).at[..., 2:].set(0.0)
+
+
+def _backward_update(net: BlurNet, g: Genome, A: Array, M: Array) -> Array:
+    act = ACTIVATIONS[net.hidden_bwd]
+    if net.backward_mode == "additive":
+        x = g.f * A + g.eta * M
+        if net.normalize:
+            x = _normalize(x, g.gamma_bwd, g.beta_bwd)
+        return act(x)
+    if net.backward_mode == "multiplicative":
+        return act(g.f * A * M)
+    first = act(g.f * A[..., :1])
+    rest = act(g.f * A[..., 1:] * M[..., 1:])
+    return jnp.concatenate([first, rest], axis=-1)
+
+
+def _reduce(net: BlurNet, x: Array, batch: int) -> Array:
+    return x if net.reduction == "sum" else x / batch
+
+
+def _oja(W: Array) -> Array:
+    """``W[i,j,c] · Σ_r W[r,j,c]²`` (sum over the senders, bias included; spec D5a)."""
+    return W * jnp.sum(W * W, axis=0, keepdims=True)
+
+
+def _plastic(net: BlurNet, g: Genome, W: Array, pre: Array, post: Array, batch: int) -> Array:
+    """``f̃W + η̃·red_b[(pre ν̃)(μ̃ post)] − |η̃||ω|·Oja(W)`` for synapses from ``pre`` units to ``post`` units."""
+    pre_c = jnp.einsum("bie,ec->bic", pre, g.nu_t)
+    post_c = jnp.einsum("bjd,cd->bjc", post, g.mu_t)
+    H = _reduce(net, jnp.einsum("bic,bjc->ijc", pre_c, post_c), batch)
+    if net.single_state:
+        H = H[..., :1]  # one shared value: the channel-1 update
+    new = g.f_t * W + g.eta_t * H
+    if net.oja:
+        new = new - jnp.abs(g.eta_t) * jnp.abs(g.omega) * _oja(W)
+    return new
+
+
+def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> tuple[list[dict], Array]:
+    """One BLUR step on ``(x, y)``: returns the new synapses and the logits of the forward pass."""
+    states = forward(net, g, syn, x)
+    fwd_copy = list(states)
+    logits = states[-1][..., 0]
+    states[-1] = _feedback(net, states[-1], y)
+    L = len(syn)
+    for l in range(L - 1, 0, -1):  # states[l] is hidden layer l; its upper neighbour uses synapses syn[l]
+        upper = states[l + 1]
+        T = jnp.einsum("bjd,cd->bjc", upper, g.mu)
+        n_real = states[l].shape[1]
+        if net.symmetric:
+            M = jnp.einsum("bjc,ijc->bic", T, _channels(syn[l]["F"][:n_real], net.k))
+        else:
+            M = jnp.einsum("bjc,jic->bic", T, _channels(syn[l]["K"][:, :n_real], net.k))
+        states[l] = _backward_update(net, g, states[l], M)
+    batch = x.shape[0]
+    new = []
+    for l, layer in enumerate(syn):
+        P = _with_bias(fwd_copy[l] if net.hebb_pre == "forward" else states[l])
+        post = states[l + 1]
+        upd = {"F": _plastic(net, g, layer["F"], P, post, batch)}
+        if not net.symmetric:  # the backward synapses: sender and receiver roles swapped
+            upd["K"] = _plastic(net, g, layer["K"], post, P, batch)
+        new.append(upd)
+    return new, logits
+
+
+def predict(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> Array:
+    """Logits of a forward-only pass (steps 1–4, no feedback, no learning)."""
+    return forward(net, g, syn, x)[-1][..., 0]
