@@ -132,3 +132,100 @@ def test_genome_round_trip(tmp_path, suffix):
     (tmp_path / "bad.json").write_text('{"nu": [[1]]}')
     with pytest.raises(ValueError, match="missing genome fields mu"):
         load_genome(tmp_path / "bad.json")
+
+
+def test_b6_meta_gradient_matches_finite_differences():
+    from plastix.blur.meta import meta_loss
+    from plastix.blur.tasks import TOY_TASKS
+
+    with jax.enable_x64(True):
+        net = BlurNet((2, 3, 2), k=2, normalize=True, oja=True)
+        g = random_genome(jax.random.key(12), 2, dtype=jnp.float64)
+        sample = TOY_TASKS["xor"][0]
+        key = jax.random.key(13)
+        f = jax.jit(lambda gg: meta_loss(net, gg, key, sample, unroll=3, batch=16)[0])
+        grad = jax.grad(f)(g)
+        for name in ("nu", "mu_t", "eta_t", "gamma_fwd"):
+            leaf = getattr(g, name)
+            idx = (0,) * leaf.ndim
+            h = 1e-6
+            plus = g._replace(**{name: leaf.at[idx].add(h)})
+            minus = g._replace(**{name: leaf.at[idx].add(-h)})
+            fd = (f(plus) - f(minus)) / (2 * h)
+            np.testing.assert_allclose(getattr(grad, name)[idx], fd, rtol=1e-4, atol=1e-9)
+
+
+def test_b7_vmap_over_species_and_replicas_equals_loop():
+    from plastix.blur.meta import lifetime
+    from plastix.blur.tasks import TOY_TASKS
+
+    with jax.enable_x64(True):
+        net = BlurNet((2, 4, 2), k=2)
+        genomes = [random_genome(jax.random.key(20 + i), 2, dtype=jnp.float64) for i in range(2)]
+        keys = jax.random.split(jax.random.key(21), 3)
+        sample = TOY_TASKS["and"][0]
+        run = jax.jit(lambda g, k: lifetime(net, g, k, sample, 2, 8))
+        stacked = jax.tree.map(lambda *a: jnp.stack(a), *genomes)
+        vm = jax.jit(jax.vmap(jax.vmap(lambda g, k: lifetime(net, g, k, sample, 2, 8), (None, 0)), (0, None)))(stacked, keys)
+        for i, g in enumerate(genomes):
+            for j, k in enumerate(keys):
+                ce, acc = run(g, k)
+                np.testing.assert_allclose(vm[0][i, j], ce, rtol=1e-12)
+                assert vm[1][i, j] == acc
+
+
+def test_b8_normalisation_moments():
+    from plastix.blur.network import _normalize
+
+    x = jax.random.normal(jax.random.key(22), (32, 7, 3)) * 3 + 1
+    gamma, beta = jnp.array([0.5, 2.0, 1.0]), jnp.array([0.1, -1.0, 0.0])
+    out = _normalize(x, gamma, beta)
+    np.testing.assert_allclose(out.mean((0, 1)), beta, atol=1e-5)
+    np.testing.assert_allclose(out.std((0, 1)), gamma, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_b9_oja_bounds_the_synapses():
+    """k = 4, 2 → 20 → 2 on xor, batch 128, mean reduction, η̃ = −0.1, ω = 1, tanh: 1,000 steps with Oja keep
+    max |w| < 10 for 3 random genomes (the runs without Oja are logged for comparison)."""
+    from plastix.blur.tasks import TOY_TASKS
+
+    sample = TOY_TASKS["xor"][0]
+    for oja in (True, False):
+        net = BlurNet((2, 20, 2), k=4, oja=oja)
+        for seed in range(3):
+            g = random_genome(jax.random.key(30 + seed), 4)
+
+            def body(s, k, g=g, net=net):
+                x, y = sample(k, 128)
+                return inner_step(net, g, s, x, y)[0], None
+
+            syn, _ = jax.jit(lambda s, ks: jax.lax.scan(body, s, ks))(init_synapses(jax.random.key(seed), net),
+                                                                       jax.random.split(jax.random.key(40 + seed), 1000))
+            top = max(float(jnp.max(jnp.abs(s["F"]))) for s in syn)
+            print(f"oja={oja} seed={seed}: max |w| after 1000 steps = {top:.3g}")
+            if oja:
+                assert np.isfinite(top) and top < 10
+
+
+def test_b11_toy_task_label_rules():
+    from plastix.blur.tasks import LABEL_RULES, TOY_TASKS, mixture
+
+    grid = jnp.array([[0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [0.5, -0.5], [0.1, 0.1], [0.9, 0.0], [0.0, -0.7]])
+    expect = {"xor": [1, 0, 1, 0, 1, 0, 0], "and": [1, 0, 0, 0, 1, 0, 0], "or": [1, 1, 0, 1, 1, 1, 0],
+              "nxor": [0, 1, 0, 1, 0, 0, 0], "qand": [0, 1, 0, 0, 0, 0, 0],
+              "centercirc": [0, 0, 0, 0, 1, 0, 0], "smallcentercirc": [0, 0, 0, 0, 1, 0, 0],
+              "cross": [0, 0, 0, 0, 1, 1, 1], "triangle": [0, 0, 0, 0, 1, 1, 0], "square": [0, 0, 0, 0, 1, 0, 0],
+              "pieslice": [0, 0, 0, 0, 0, 1, 0]}
+    assert set(expect) == set(LABEL_RULES)
+    for name, labels in expect.items():
+        np.testing.assert_array_equal(LABEL_RULES[name](grid[:, 0], grid[:, 1]).astype(int), labels, err_msg=name)
+        x, y = TOY_TASKS[name][0](jax.random.key(0), 200)  # samples are labelled by the same rule
+        assert x.shape == (200, 2) and float(jnp.abs(x).max()) <= 1
+        np.testing.assert_array_equal(y, LABEL_RULES[name](x[:, 0], x[:, 1]).astype(jnp.int32))
+    x, y = mixture(("xor", "and"))(jax.random.key(1), 64)
+    assert x.shape == (64, 2) and set(np.unique(y)) <= {0, 1}
+    _, yb = TOY_TASKS["blob5x1"][0](jax.random.key(2), 500)
+    assert set(np.unique(yb)) == set(range(5))
+    xm, ym = TOY_TASKS["moons"][0](jax.random.key(3), 500)
+    assert set(np.unique(ym)) == {0, 1} and xm.shape == (500, 2)
