@@ -229,3 +229,26 @@ def test_b11_toy_task_label_rules():
     assert set(np.unique(yb)) == set(range(5))
     xm, ym = TOY_TASKS["moons"][0](jax.random.key(3), 500)
     assert set(np.unique(ym)) == {0, 1} and xm.shape == (500, 2)
+
+
+def test_b10_cmaes_is_deterministic_and_monotone():
+    from plastix.blur.evolve import from_vector, make_cmaes, searched_fields, to_vector
+    from plastix.blur.tasks import TOY_TASKS
+
+    net = BlurNet((2, 8, 2), k=2)
+    template = random_genome(jax.random.key(50), 2)
+    fields = searched_fields(net)
+    assert to_vector(template, fields).shape == (4 * 4 + 4 + 4 * 2 + 1,)
+    back = from_vector(to_vector(template, fields), template, fields)
+    for a, b in zip(template, back):
+        np.testing.assert_array_equal(a, b)
+    run = make_cmaes(net, TOY_TASKS["xor"][0], template, population=8, n_support=3, n_query=2, batch=32)
+    gens = jax.jit(run.generations, static_argnums=2)
+    out = []
+    for _ in range(2):
+        st = run.init(jax.random.key(51), template)
+        st, (best, mean) = gens(st, jax.random.key(52), 4)
+        out.append((np.asarray(best), np.asarray(mean), np.asarray(to_vector(run.best_genome(st), fields))))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+    assert np.all(np.diff(out[0][0]) >= 0) and np.all((out[0][0] >= 0) & (out[0][0] <= 1))
