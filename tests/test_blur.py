@@ -34,12 +34,12 @@ def test_b1_backprop_genome_is_one_sgd_step(dtype, rtol):
         x = jax.random.normal(jax.random.key(1), (5, 4), dtype)
         y = jnp.array([0, 2, 1, 2, 0])
         t = jax.nn.one_hot(y, 3, dtype=dtype)
-        Ws = [s["F"][..., 0] for s in syn]
+        Ws = [s["F"][0] for s in syn]
         (_, out), grads = jax.value_and_grad(_mlp_loss, has_aux=True)(Ws, x, t)
         new, logits = step(net, backprop_genome(lr, dtype=dtype), syn, x, y)
         np.testing.assert_allclose(logits, out, rtol=rtol, atol=0)
         for s, W, gW in zip(new, Ws, grads):
-            np.testing.assert_allclose(s["F"][..., 0], W - lr * gW, rtol=rtol, atol=rtol * 1e-2)
+            np.testing.assert_allclose(s["F"][0], W - lr * gW, rtol=rtol, atol=rtol * 1e-2)
 
 
 def test_b2_layer_level_states():
@@ -52,19 +52,19 @@ def test_b2_layer_level_states():
         y = jnp.array([0, 1, 1, 0, 1, 0])
         g = backprop_genome(0.1, dtype=jnp.float64)
         states = forward(net, g, syn, x)
-        W1 = syn[0]["F"][..., 0]
+        W1 = syn[0]["F"][0]
         u1 = jnp.concatenate([x, jnp.ones((6, 1))], 1) @ W1
-        np.testing.assert_allclose(states[1][..., 0], jax.nn.sigmoid(u1), rtol=1e-12)
+        np.testing.assert_allclose(states[1][0], jax.nn.sigmoid(u1), rtol=1e-12)
         h1 = jax.nn.sigmoid(u1)
-        W2 = syn[1]["F"][..., 0]
+        W2 = syn[1]["F"][0]
         out = jnp.concatenate([h1, jnp.ones((6, 1))], 1) @ W2
         t = jax.nn.one_hot(y, 2, dtype=jnp.float64)
         du1 = jax.grad(lambda u: 0.5 * jnp.sum((jnp.concatenate([jax.nn.sigmoid(u), jnp.ones((6, 1))], 1) @ W2 - t) ** 2))(u1)
         new, _ = step(net, g, syn, x, y)
         # the backward state 2 of layer 1 is not returned; check through the update of layer 1 instead
-        np.testing.assert_allclose(new[0]["F"][..., 0], W1 - 0.1 * jnp.concatenate([x, jnp.ones((6, 1))], 1).T @ du1 / 6,
+        np.testing.assert_allclose(new[0]["F"][0], W1 - 0.1 * jnp.concatenate([x, jnp.ones((6, 1))], 1).T @ du1 / 6,
                                    rtol=1e-12)
-        np.testing.assert_allclose(new[1]["F"][..., 0],
+        np.testing.assert_allclose(new[1]["F"][0],
                                    W2 - 0.1 * jnp.concatenate([h1, jnp.ones((6, 1))], 1).T @ (out - t) / 6, rtol=1e-12)
 
 
@@ -99,12 +99,12 @@ def test_b3_jacobian_symmetry():
 
 def test_b4_feedback_format():
     net = BlurNet((3, 4, 5), k=4)
-    A = jax.random.normal(jax.random.key(6), (2, 5, 4))
+    A = jax.random.normal(jax.random.key(6), (4, 2, 5))  # (states, batch, units)
     y = jnp.array([1, 4])
     out = _feedback(net, A, y)
-    np.testing.assert_array_equal(out[..., 0], A[..., 0])
-    np.testing.assert_array_equal(out[..., 1], 2 * jax.nn.one_hot(y, 5) - 1)
-    np.testing.assert_array_equal(out[..., 2:], 0.0)
+    np.testing.assert_array_equal(out[0], A[0])
+    np.testing.assert_array_equal(out[1], 2 * jax.nn.one_hot(y, 5) - 1)
+    np.testing.assert_array_equal(out[2:], 0.0)
 
 
 def test_b5_symmetric_single_state_invariants():
@@ -115,11 +115,11 @@ def test_b5_symmetric_single_state_invariants():
     syn = init_synapses(jax.random.key(9), net)
     for i in range(100):
         syn = step(net, g, syn, x[i], y[i])[0]
-    assert all(s["F"].shape[-1] == 1 and "K" not in s for s in syn)  # one channel, K ≡ Fᵀ by construction
+    assert all(s["F"].shape[0] == 1 and "K" not in s for s in syn)  # one channel, K ≡ Fᵀ by construction
     asym = BlurNet((3, 8, 2), k=3, symmetric=False)
     syn = init_synapses(jax.random.key(9), asym)
     new, _ = inner_step(asym, g, syn, x[0], y[0])
-    assert all(n["K"].shape == (s["F"].shape[1], s["F"].shape[0], 3) for n, s in zip(new, syn))
+    assert all(n["K"].shape == (3, s["F"].shape[2], s["F"].shape[1]) for n, s in zip(new, syn))
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".json"])
@@ -177,11 +177,11 @@ def test_b7_vmap_over_species_and_replicas_equals_loop():
 def test_b8_normalisation_moments():
     from plastix.blur.network import _normalize
 
-    x = jax.random.normal(jax.random.key(22), (32, 7, 3)) * 3 + 1
+    x = jax.random.normal(jax.random.key(22), (3, 32, 7)) * 3 + 1  # (states, batch, units)
     gamma, beta = jnp.array([0.5, 2.0, 1.0]), jnp.array([0.1, -1.0, 0.0])
     out = _normalize(x, gamma, beta)
-    np.testing.assert_allclose(out.mean((0, 1)), beta, atol=1e-5)
-    np.testing.assert_allclose(out.std((0, 1)), gamma, rtol=1e-4)
+    np.testing.assert_allclose(out.mean((1, 2)), beta, atol=1e-5)
+    np.testing.assert_allclose(out.std((1, 2)), gamma, rtol=1e-4)
 
 
 @pytest.mark.slow

@@ -1,9 +1,11 @@
 r"""BLUR networks: multi-state neurons, k-channel synapses, and one inner-loop step (spec blur.md §1–§4).
 
-Every neuron carries k states (``A_ℓ`` has shape (B, n_ℓ, k)); every synapse k channels (or one
-shared, "single-state"). Every sending layer below the top gets a bias unit whose k states are all
-1. Synapses are stored as dense tensors per layer: forward ``F_ℓ`` (n_{ℓ−1}+1, n_ℓ, kc) and, for
-asymmetric networks, backward ``K_ℓ`` (n_ℓ, n_{ℓ−1}+1, kc); a symmetric network uses ``K ≡ Fᵀ``.
+Every neuron carries k states; every synapse k channels (or one shared, "single-state"). Every
+sending layer below the top gets a bias unit whose k states are all 1. Arrays are stored
+channel-first, so that every product is a batched matmul over a leading channel axis (XLA:CPU is
+much faster with the batch axis leading): states ``A_ℓ`` (k, B, n_ℓ), forward synapses ``F_ℓ``
+(kc, n_{ℓ−1}+1, n_ℓ) and, for asymmetric networks, backward ``K_ℓ`` (kc, n_ℓ, n_{ℓ−1}+1); a symmetric
+network uses ``K ≡ Fᵀ``. The equations below index as the spec does (``A[b,i,c]``, ``F[i,j,c]``).
 
 One step on a batch ``(X, Y)`` (:func:`inner_step`):
 
@@ -49,8 +51,8 @@ def _per_state(first: Callable, second: Callable) -> Callable:
     """A backprop-mode activation: ``first`` on state 1, ``second`` on state 2, identity beyond."""
 
     def act(x):
-        out = x.at[..., 0].set(first(x[..., 0]))
-        return out.at[..., 1].set(second(x[..., 1])) if x.shape[-1] > 1 else out
+        out = x.at[0].set(first(x[0]))  # states lead: x is (k, B, n)
+        return out.at[1].set(second(x[1])) if x.shape[0] > 1 else out
 
     return act
 
@@ -123,37 +125,43 @@ def init_synapses(key: Array, net: BlurNet, dtype=jnp.float32) -> list[dict]:
     for l, (n_in, n_out) in enumerate(zip(net.sizes[:-1], net.sizes[1:])):
         kf, kk = jax.random.split(jax.random.fold_in(key, l))
         scale = 1.0 / jnp.sqrt(n_in + 1.0) if net.init_scale == "fan_in" else 1.0
-        layer = {"F": jax.random.uniform(kf, (n_in + 1, n_out, net.channels), dtype, -1.0, 1.0) * scale}
+        layer = {"F": jax.random.uniform(kf, (net.channels, n_in + 1, n_out), dtype, -1.0, 1.0) * scale}
         if not net.symmetric:
-            layer["K"] = jax.random.uniform(kk, (n_out, n_in + 1, net.channels), dtype, -1.0, 1.0) * scale
+            layer["K"] = jax.random.uniform(kk, (net.channels, n_out, n_in + 1), dtype, -1.0, 1.0) * scale
         out.append(layer)
     return out
 
 
 def _channels(W: Array, k: int) -> Array:
     """Single-state synapses store one channel; every state reads it."""
-    return W if W.shape[-1] == k else jnp.broadcast_to(W, W.shape[:-1] + (k,))
+    return W if W.shape[0] == k else jnp.broadcast_to(W, (k,) + W.shape[1:])
 
 
 def _with_bias(A: Array) -> Array:
-    return jnp.concatenate([A, jnp.ones(A.shape[:1] + (1,) + A.shape[2:], A.dtype)], axis=1)
+    """(k, B, n) → (k, B, n + 1): the bias unit, all k states 1."""
+    return jnp.concatenate([A, jnp.ones(A.shape[:2] + (1,), A.dtype)], axis=2)
+
+
+def _mix(m: Array, A: Array) -> Array:
+    """``Σ_d m[c, d] A[d]`` over the leading state axis."""
+    return jnp.tensordot(m, A, axes=1)
 
 
 def _normalize(x: Array, gamma: Array, beta: Array) -> Array:
     """Per state channel over (batch, units): ``(x − mean)/sqrt(var + 1e−5)·γ_c + β_c`` (spec D1)."""
-    m = jnp.mean(x, axis=(0, 1), keepdims=True)
-    v = jnp.var(x, axis=(0, 1), keepdims=True)
-    return (x - m) / jnp.sqrt(v + 1e-5) * gamma[None, None, :] + beta[None, None, :]
+    m = jnp.mean(x, axis=(1, 2), keepdims=True)
+    v = jnp.var(x, axis=(1, 2), keepdims=True)
+    return (x - m) / jnp.sqrt(v + 1e-5) * gamma[:, None, None] + beta[:, None, None]
 
 
 def forward(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> list[Array]:
-    """The forward sweep from reset neurons: every layer's states ``[A_0 … A_L]``."""
-    A0 = jnp.zeros(x.shape + (net.k,), x.dtype).at[..., 0].set(x)
+    """The forward sweep from reset neurons: every layer's states ``[A_0 … A_L]``, each (k, B, n)."""
+    A0 = jnp.zeros((net.k,) + x.shape, x.dtype).at[0].set(x)
     states = [A0]
     L = len(syn)
     for l, layer in enumerate(syn):
-        S = jnp.einsum("bid,cd->bic", _with_bias(states[-1]), g.nu)
-        Z = jnp.einsum("bic,ijc->bjc", S, _channels(layer["F"], net.k))
+        S = _mix(g.nu, _with_bias(states[-1]))
+        Z = S @ _channels(layer["F"], net.k)
         A = g.eta * Z  # f·A + η·Z with A reset to 0 (neurons are reset every step, spec D12)
         top = l == L - 1
         if net.normalize and not top:
@@ -163,16 +171,16 @@ def forward(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> list[Array]:
 
 
 def _feedback(net: BlurNet, A_L: Array, y: Array) -> Array:
-    n_out = A_L.shape[1]
+    n_out = A_L.shape[2]
     onehot = jax.nn.one_hot(y, n_out, dtype=A_L.dtype)
-    logits = A_L[..., 0]
+    logits = A_L[0]
     if net.feedback == "target":
         signal = 2 * onehot - 1
     elif net.feedback == "mse_grad":
         signal = logits - onehot
     else:
         signal = jax.nn.softmax(logits, axis=-1) - onehot
-    return A_L.at[..., 1].set(signal).at[..., 2:].set(0.0)
+    return A_L.at[1].set(signal).at[2:].set(0.0)
 
 
 def _backward_update(net: BlurNet, g: Genome, A: Array, M: Array) -> Array:
@@ -184,9 +192,9 @@ def _backward_update(net: BlurNet, g: Genome, A: Array, M: Array) -> Array:
         return act(x)
     if net.backward_mode == "multiplicative":
         return act(g.f * A * M)
-    first = act(g.f * A[..., :1])
-    rest = act(g.f * A[..., 1:] * M[..., 1:])
-    return jnp.concatenate([first, rest], axis=-1)
+    first = act(g.f * A[:1])
+    rest = act(g.f * A[1:] * M[1:])
+    return jnp.concatenate([first, rest], axis=0)
 
 
 def _reduce(net: BlurNet, x: Array, batch: int) -> Array:
@@ -195,16 +203,16 @@ def _reduce(net: BlurNet, x: Array, batch: int) -> Array:
 
 def _oja(W: Array) -> Array:
     """``W[i,j,c] · Σ_r W[r,j,c]²`` (sum over the senders, bias included; spec D5a)."""
-    return W * jnp.sum(W * W, axis=0, keepdims=True)
+    return W * jnp.sum(W * W, axis=1, keepdims=True)
 
 
 def _plastic(net: BlurNet, g: Genome, W: Array, pre: Array, post: Array, batch: int) -> Array:
     """``f̃W + η̃·red_b[(pre ν̃)(μ̃ post)] − |η̃||ω|·Oja(W)`` for synapses from ``pre`` units to ``post`` units."""
-    pre_c = jnp.einsum("bie,ec->bic", pre, g.nu_t)
-    post_c = jnp.einsum("bjd,cd->bjc", post, g.mu_t)
-    H = _reduce(net, jnp.einsum("bic,bjc->ijc", pre_c, post_c), batch)
+    pre_c = _mix(g.nu_t.T, pre)  # Σ_e pre[e] ν̃[e, c]
+    post_c = _mix(g.mu_t, post)
+    H = _reduce(net, jnp.swapaxes(pre_c, 1, 2) @ post_c, batch)
     if net.single_state:
-        H = H[..., :1]  # one shared value: the channel-1 update
+        H = H[:1]  # one shared value: the channel-1 update
     new = g.f_t * W + g.eta_t * H
     if net.oja:
         new = new - jnp.abs(g.eta_t) * jnp.abs(g.omega) * _oja(W)
@@ -215,17 +223,17 @@ def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> 
     """One BLUR step on ``(x, y)``: returns the new synapses and the logits of the forward pass."""
     states = forward(net, g, syn, x)
     fwd_copy = list(states)
-    logits = states[-1][..., 0]
+    logits = states[-1][0]
     states[-1] = _feedback(net, states[-1], y)
     L = len(syn)
     for l in range(L - 1, 0, -1):  # states[l] is hidden layer l; its upper neighbour uses synapses syn[l]
         upper = states[l + 1]
-        T = jnp.einsum("bjd,cd->bjc", upper, g.mu)
-        n_real = states[l].shape[1]
+        T = _mix(g.mu, upper)
+        n_real = states[l].shape[2]
         if net.symmetric:
-            M = jnp.einsum("bjc,ijc->bic", T, _channels(syn[l]["F"][:n_real], net.k))
+            M = T @ jnp.swapaxes(_channels(syn[l]["F"][:, :n_real], net.k), 1, 2)
         else:
-            M = jnp.einsum("bjc,jic->bic", T, _channels(syn[l]["K"][:, :n_real], net.k))
+            M = T @ _channels(syn[l]["K"][:, :, :n_real], net.k)
         states[l] = _backward_update(net, g, states[l], M)
     batch = x.shape[0]
     new = []
@@ -241,4 +249,4 @@ def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> 
 
 def predict(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> Array:
     """Logits of a forward-only pass (steps 1–4, no feedback, no learning)."""
-    return forward(net, g, syn, x)[-1][..., 0]
+    return forward(net, g, syn, x)[-1][0]

@@ -1,0 +1,73 @@
+"""Milliseconds per BLUR meta-step (spec blur.md §8 speed anchors), both cores, compilation excluded.
+
+Settings of the reference anchors:
+
+* ``toy``: 2-D tasks, hidden (20,), k = 2, 5 tasks × (5 inner steps + query), batch 512, one genome,
+  one synapse draw per task; reference ≈ 24 ms per meta-step (TF-CPU graph mode, 2 threads);
+* ``digits``: 64 inputs, hidden (64,), 10 classes, k = 4, U = 10, batch 128, CE meta-loss, Adam 5e−4
+  with clip 10; reference ≈ 81–92 ms.
+
+plastix's meta-step here is the gradient of the CE meta-loss through the unrolled inner loop plus
+the Adam update (``plastix.blur.meta.make_meta_step``); the toy setting's 5 tasks are 5 replicas
+with a task drawn per replica (the reference scores an L2 loss; the cost is the same order).
+
+    python benchmarks/bench_blur.py [--repeats 5] [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import jax
+import numpy as np
+
+from plastix.blur import BlurNet, random_genome
+from plastix.blur.meta import MetaState, make_meta_step
+from plastix.blur.tasks import dataset_sampler, mixture
+from plastix.datasets import load
+
+REFERENCE_MS = {"toy": 24.0, "digits": 86.5}  # spec §8 (digits: middle of 81–92 ms)
+
+
+def meta_step_ms(net: BlurNet, sample, unroll: int, batch: int, replicas: int, steps: int, repeats: int,
+                 remat: bool = True) -> tuple[float, float]:
+    step, opt = make_meta_step(net, sample, unroll, batch, replicas)
+    g = random_genome(jax.random.key(0), net.k)
+    state = MetaState(g, opt.init(g))
+    run = jax.jit(lambda st, key: jax.lax.scan(step, st, jax.random.split(key, steps)))
+    t0 = time.perf_counter()
+    state, _ = jax.block_until_ready(run(state, jax.random.key(1)))
+    first = time.perf_counter() - t0
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(run(state, jax.random.key(2 + r)))
+        times.append(time.perf_counter() - t0)
+    steady = float(np.median(times))
+    return 1e3 * steady / steps, max(first - steady, 0.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20, help="meta-steps per timed call (one scan)")
+    args = ap.parse_args()
+    ds = load("digits")
+    settings = {
+        "toy": (BlurNet((2, 20, 2), k=2), mixture(("xor", "and", "moons")), 5, 512, 5),
+        "digits": (BlurNet((64, 64, 10), k=4), dataset_sampler(ds.x_train, ds.y_train), 10, 128, 1),
+    }
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}, "
+          f"medians of {args.repeats} × {args.steps} meta-steps")
+    print("| setting | reference ms | plastix ms | speed-up | compile s |")
+    print("|---|---|---|---|---|")
+    for name, (net, sample, unroll, batch, replicas) in settings.items():
+        ms, comp = meta_step_ms(net, sample, unroll, batch, replicas, args.steps, args.repeats)
+        print(f"| {name} | {REFERENCE_MS[name]} | {ms:.2f} | {REFERENCE_MS[name] / ms:.2f}× | {comp:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
