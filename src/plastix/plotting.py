@@ -17,6 +17,7 @@ def plot_curves(
     ylabel: str = "accuracy",
     title: str = "",
     smooth: int = 1,
+    ylim: tuple[float, float] | None = None,
 ) -> Path:
     """One line per label: ``curves[label] = (x (n,), y (seeds, n))``; band = 95 % CI over seeds."""
     import matplotlib
@@ -34,7 +35,9 @@ def plot_curves(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()

@@ -4,8 +4,8 @@ One meta-step, per genome: draw fresh synapses (``replicas`` independent draws),
 steps (:func:`~plastix.blur.network.inner_step`) on new support batches from the task sampler,
 then score a held-out query batch with a forward-only pass: softmax cross-entropy of
 ``logit_scale · O`` (spec D10), averaged over the batch and the replicas. The genome's gradient is
-taken through all ``U`` steps (``lax.scan`` + ``jax.grad``, with ``jax.checkpoint`` around each
-step so memory stays flat in ``U``), clipped to global norm 10 and applied by Adam (5e−4).
+taken through all ``U`` steps (``lax.scan`` + ``jax.grad``; for unrolls longer than 20 steps with
+``jax.checkpoint`` around each step, so memory stays flat in ``U``), clipped to global norm 10 and applied by Adam (5e−4).
 Several genomes (the paper's 8 runs) are one ``vmap`` axis.
 """
 
@@ -37,9 +37,11 @@ def lifetime(net: BlurNet, g: Genome, key: Array, sample: Callable, unroll: int,
 
 
 def meta_loss(net: BlurNet, g: Genome, key: Array, sample: Callable, unroll: int, batch: int,
-              replicas: int = 1) -> tuple[Array, Array]:
-    """Mean query cross-entropy (and accuracy) over ``replicas`` independent synapse draws and tasks."""
-    ce, acc = jax.vmap(lambda k: lifetime(net, g, k, sample, unroll, batch))(jax.random.split(key, replicas))
+              replicas: int = 1, remat: bool | None = None) -> tuple[Array, Array]:
+    """Mean query cross-entropy (and accuracy) over ``replicas`` independent synapse draws and tasks.
+    ``remat`` (default: for unrolls longer than 20 steps) recomputes each step in the backward pass."""
+    remat = unroll > 20 if remat is None else remat
+    ce, acc = jax.vmap(lambda k: lifetime(net, g, k, sample, unroll, batch, remat))(jax.random.split(key, replicas))
     return jnp.mean(ce), jnp.mean(acc)
 
 

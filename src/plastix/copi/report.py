@@ -60,7 +60,10 @@ def write_comparison(run_dirs: list[Path], labels: list[str], out: Path, title: 
         if len(ok):
             crv[label] = curves(ok, "test_acc")
     tmp = out / ".comparison.tmp.png"
-    plot_curves(crv, tmp, xlabel="epoch (0 = after the R warm-up)", ylabel="test accuracy", title=title)
+    late = [np.nanmean(v[:, 1:], axis=0).min() for _, v in crv.values() if v.shape[1] > 1]
+    ylim = (max(0.0, float(np.floor(min(late) * 50) / 50) - 0.02), 1.0) if late else None  # zoom past epoch 0
+    plot_curves(crv, tmp, xlabel="epoch (0 = after the R warm-up, off the zoomed axis)", ylabel="test accuracy",
+                title=title, ylim=ylim)
     tmp.replace(out / "comparison.png")
     return out, frame
 

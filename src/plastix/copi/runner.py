@@ -52,8 +52,9 @@ def train_seed(cfg: CopiConfig, ds: Dataset, seed: int, lam: float, start: dict 
                on_epoch=None) -> dict[str, Any]:
     """Train one seed; returns ``{"rows": [...], "state": final state, "status", "fail"}``.
 
-    ``start`` resumes from a checkpoint (``{"state", "rows", "next"}``); ``on_epoch(progress)`` is
-    called after every epoch with a resumable snapshot.
+    ``start`` resumes from a checkpoint (``{"state", "rows", "next"}``); ``on_epoch(progress, epochs)``
+    is called after every epoch with a resumable snapshot and the number of epochs it accounts for.
+    A diverged seed stops at once; its remaining entries are written as missing.
     """
     tr, epoch_fn, evaluate = compiled(cfg, ds.dim, ds.n_classes, lam)
     k_init, k_data = jax.random.split(seed_key(seed))
@@ -72,8 +73,15 @@ def train_seed(cfg: CopiConfig, ds: Dataset, seed: int, lam: float, start: dict 
             rows += _measure(evaluate, state, x, y, xt, yt, seed, 0, np.nan)
         elif e >= warmup:
             rows += _measure(evaluate, state, x, y, xt, yt, seed, e - warmup + 1, float(loss))
+        done = e + 1
+        if bool(state.diverged):  # frozen for good: the remaining entries are missing, no need to compute them
+            rows += [r for i in range(max(e - warmup + 2, 1), cfg.epochs + 1)
+                     for r in _measure(evaluate, state, x, y, xt, yt, seed, i, np.nan)]
+            done = total
         if on_epoch is not None:
-            on_epoch({"state": jax.tree.map(np.asarray, state), "rows": rows, "next": e + 1})
+            on_epoch({"state": jax.tree.map(np.asarray, state), "rows": rows, "next": done}, done - e)
+        if done == total:
+            break
     rows.sort(key=lambda r: r["epoch"])
     diverged = bool(state.diverged)
     fail = None
@@ -186,11 +194,11 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
             if bar is not None and start:
                 bar.update(start["next"])
             while True:
-                def save(p, seed=seed, lam=lam, retries=retries):
+                def save(p, advanced=1, seed=seed, lam=lam, retries=retries):
                     ckpt["current"] = {"seed": seed, "lam": lam, "retries": retries, "progress": p}
                     atomic_write_bytes(ckpt_path, pickle.dumps(ckpt))
                     if bar is not None:
-                        bar.update(1)
+                        bar.update(advanced)
                 res = train_seed(cfg, ds, seed, lam, start, save)
                 start = None
                 if res["status"] == "diverged" and cfg.divergence_policy == "retry_lower_lambda" and retries < 2:
