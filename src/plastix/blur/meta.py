@@ -29,7 +29,9 @@ def lifetime(net: BlurNet, g: Genome, key: Array, sample: Callable, unroll: int,
     syn = init_synapses(k_syn, net, g.nu.dtype)
     xs, ys = jax.vmap(lambda k: sample(k, batch))(jax.random.split(k_data, unroll))
     step = lambda s, xy: (inner_step(net, g, s, xy[0].astype(g.nu.dtype), xy[1])[0], None)  # noqa: E731
-    syn, _ = jax.lax.scan(jax.checkpoint(step) if remat else step, syn, (xs, ys))
+    # short unrolls are unrolled in the compiled program: the per-iteration loop overhead of XLA:CPU
+    # dominated the small toy networks
+    syn, _ = jax.lax.scan(jax.checkpoint(step) if remat else step, syn, (xs, ys), unroll=unroll if unroll <= 10 else 1)
     xq, yq = sample(k_query, batch)
     logits = predict(net, g, syn, xq.astype(g.nu.dtype))
     ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(g.logit_scale * logits, yq))
