@@ -158,7 +158,7 @@ def _copi() -> dict[str, Experiment]:
         "digits": (CopiConfig(dataset="digits", hidden=(500,) * 3, epochs=20, seeds=5),
                    "64-500-500-500-10 on scikit-learn digits (1,500/250), the reference's small-data run",
                    "reference run (seed 1): COPI-BP test accuracy 0.90 / 0.97 / 0.988 at epochs 1 / 2 / 5; "
-                   "BP-Adam 0.91 / 0.93 / 0.956; COPI-FA diverges (NaN) in epoch 1. Runtime ≈ 5 s per seed"),
+                   "BP-Adam 0.91 / 0.93 / 0.956; COPI-FA diverges (NaN) in epoch 1. Runtime ≈ 10 s per seed"),
     }
     out = {}
     for base, (cfg, arch, ref) in bases.items():
