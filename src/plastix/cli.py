@@ -79,7 +79,10 @@ def run_experiment(
     cfg = exp.config
     if not isinstance(cfg, TrainConfig):
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        _report_copi(_run_copi_experiment(name, cfg, seeds, epochs, data_dir, out, progress, steps, episodes))
+        from plastix.copi.runner import run_copi
+
+        _report_copi(run_copi(_copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes), out,
+                              progress=progress))
         return
     if epochs or data_dir:
         raise UsageError(f"--{'epochs' if epochs else 'data-dir'}: only COPI experiments take it")
@@ -98,9 +101,7 @@ def run_experiment(
     _report(run(cfg, out, progress=progress))
 
 
-def _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes):
-    from plastix.copi.config import CopiConfig
-
+def _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes) -> CopiConfig:
     if steps or episodes:
         raise UsageError(f"--{'steps' if steps else 'episodes'}: {name} is measured in epochs; use --epochs")
     if epochs < 0 or seeds < 0:
@@ -115,28 +116,22 @@ def _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes):
         if cfg.dataset == "mnist5k":  # the bundled stand-in gives way to the full dataset
             changes["dataset"] = "mnist"
             changes["name"] = cfg.name.replace("copi-mnist", "copi-mnist-full") if cfg.name else ""
-    cfg = dataclasses.replace(cfg, **changes)
-    assert isinstance(cfg, CopiConfig)
-    return cfg.validate()
-
-
-def _run_copi_experiment(name, cfg, seeds, epochs, data_dir, out, progress, steps=0, episodes=0):
-    from plastix.copi.runner import run_copi
-
-    return run_copi(_copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes), out, progress=progress)
+    return dataclasses.replace(cfg, **changes).validate()
 
 
 def _run_suite(suite, members, seeds, epochs, data_dir, out, progress, steps, episodes) -> None:
+    from plastix.compare import markdown_table
     from plastix.copi.config import METHOD_LABELS
-    from plastix.copi.report import markdown, write_comparison
+    from plastix.copi.report import write_comparison
+    from plastix.copi.runner import run_copi
     from plastix.experiments import get_experiment
 
+    # every member is validated before the first one runs
     cfgs = [_copi_overrides(m, get_experiment(m).config, seeds, epochs, data_dir, steps, episodes) for m in members]
     dirs, labels = [], []
     for m, cfg in zip(members, cfgs):
-        exp = get_experiment(m)
-        print(f"{m}: {exp.description}")
-        res = _run_copi_experiment(m, exp.config, seeds, epochs, data_dir, out, progress, steps, episodes)
+        print(f"{m}: {get_experiment(m).description}")
+        res = run_copi(cfg, out, progress=progress)
         _report_copi(res)
         dirs.append(res.path)
         labels.append(METHOD_LABELS[m.rsplit("/", 1)[1]])
@@ -144,7 +139,7 @@ def _run_suite(suite, members, seeds, epochs, data_dir, out, progress, steps, ep
     title = f"{suite} on {cfgs[0].dataset}: {cfgs[0].epochs} epochs, {cfgs[0].seeds} seeds"
     stem = suite.replace("/", "-") + ("" if suite.endswith(cfgs[0].dataset) else f"-{cfgs[0].dataset}")
     cmp_dir, frame = write_comparison(dirs, labels, Path(out) / f"{stem}-comparison", title)
-    print(markdown(frame))
+    print(markdown_table(frame))
     print(f"reference: {ref}")
     print(f"results: {cmp_dir.resolve()}/comparison.md (.csv), plot: {cmp_dir.resolve()}/comparison.png")
 
@@ -199,14 +194,15 @@ def copi_compress(run: Annotated[Path, tyro.conf.Positional], out: Path = Path("
         out: output directory (default: the run directory's analysis/).
         data_dir: dataset directory, if not the one recorded in the run.
     """
-    from plastix.copi.report import compress, markdown
+    from plastix.compare import markdown_table
+    from plastix.copi.report import compress
 
     _require_copi_run(run)
     try:
         out_dir, table = compress(run, out if str(out) not in ("", ".") else run / "analysis", data_dir)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    print(markdown(table.round(4)))
+    print(markdown_table(table))
     print(f"results: {out_dir.resolve()}/compression.md (.csv), plot: {out_dir.resolve()}/compression.png")
 
 

@@ -59,6 +59,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` of ``arrays`` to ``path``, written atomically (:func:`atomic_write_bytes`)."""
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def _chunk_logs(n_logs: int, target: int) -> int:
     """Largest divisor of ``n_logs`` not above ``target`` (one compiled chunk length)."""
     target = max(1, min(target, n_logs))

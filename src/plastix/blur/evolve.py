@@ -15,7 +15,6 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from plastix.blur.genome import CORE, Genome
 from plastix.blur.network import BlurNet, init_synapses, inner_step, predict
@@ -98,13 +97,3 @@ def make_cmaes(net: BlurNet, sample: Callable, template: Genome, population: int
     return CmaRun(init, generations, mean_genome,
                   lambda st: from_vector(st.best_solution, template, fields))
 
-
-def genome_vector_size(net: BlurNet) -> int:
-    return int(sum(np.prod(s) for s in _shapes(net)))
-
-
-def _shapes(net: BlurNet):
-    k = net.k
-    sizes = {"nu": (k, k), "mu": (k, k), "nu_t": (k, k), "mu_t": (k, k), "f": (), "eta": (), "f_t": (), "eta_t": (),
-             "gamma_fwd": (k,), "beta_fwd": (k,), "gamma_bwd": (k,), "beta_bwd": (k,), "omega": ()}
-    return [sizes[f] for f in searched_fields(net)]

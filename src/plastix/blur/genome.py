@@ -94,21 +94,16 @@ def n_core(k: int) -> int:
 
 def save_genome(genome: Genome, path: str | Path) -> Path:
     """``.npz`` (arrays) or ``.json`` (nested lists), by the suffix; written atomically."""
-    from plastix.runner import atomic_write_bytes
+    from plastix.runner import atomic_write_bytes, atomic_write_npz
 
     path = Path(path)
     arrays = {name: np.asarray(v) for name, v in genome._asdict().items()}
     if path.suffix == ".json":
-        data = json.dumps({n: a.tolist() for n, a in arrays.items()}, indent=1).encode()
+        atomic_write_bytes(path, json.dumps({n: a.tolist() for n, a in arrays.items()}, indent=1).encode())
     elif path.suffix == ".npz":
-        import io
-
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        data = buf.getvalue()
+        atomic_write_npz(path, arrays)
     else:
         raise ValueError(f"{path}: unknown genome format {path.suffix!r}; allowed: .npz, .json")
-    atomic_write_bytes(path, data)
     return path
 
 

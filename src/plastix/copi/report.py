@@ -13,6 +13,7 @@ import pandas as pd
 
 from plastix.copi.analysis import compression_table, plot_compression, plot_receptive_fields, receptive_fields
 from plastix.copi.runner import curves, load_copi_run, load_params
+from plastix.compare import markdown_table
 from plastix.runner import atomic_write_bytes
 
 COLUMNS = ("method", "seeds", "diverged", "peak test acc", "epoch of peak (test)", "epochs to 99 % of peak (test)",
@@ -40,18 +41,13 @@ def comparison(run_dirs: list[Path], labels: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
-    return head + "".join("| " + " | ".join(str(v) for v in row) + " |\n" for row in frame.itertuples(index=False))
-
-
 def write_comparison(run_dirs: list[Path], labels: list[str], out: Path, title: str) -> tuple[Path, pd.DataFrame]:
     """``out/comparison.{md,csv,png}``: the table and the test-accuracy curves (mean ± 95 % CI)."""
     from plastix.plotting import plot_curves
 
     out.mkdir(parents=True, exist_ok=True)
     frame = comparison(run_dirs, labels)
-    atomic_write_bytes(out / "comparison.md", (f"# {title}\n\n" + markdown(frame)).encode())
+    atomic_write_bytes(out / "comparison.md", (f"# {title}\n\n" + markdown_table(frame)).encode())
     atomic_write_bytes(out / "comparison.csv", frame.to_csv(index=False).encode())
     crv = {}
     for path, label in zip(run_dirs, labels):
@@ -120,7 +116,7 @@ def compress(run: Path, out: Path, data_dir: str = "") -> tuple[Path, pd.DataFra
                           "seeds": len(per_seed)})
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "compression.csv", table.to_csv(index=False).encode())
-    atomic_write_bytes(out / "compression.md", (f"# Compression of {cfg.run_name}\n\n" + markdown(table.round(4))).encode())
+    atomic_write_bytes(out / "compression.md", (f"# Compression of {cfg.run_name}\n\n" + markdown_table(table)).encode())
     tmp = out / ".compression.tmp.png"
     plot_compression({"removed": k, "train_mean": stack[..., 0].mean(0), "train_std": stack[..., 0].std(0),
                       "test_mean": stack[..., 1].mean(0), "test_std": stack[..., 1].std(0)}, tmp,

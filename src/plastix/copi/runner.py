@@ -32,7 +32,7 @@ from plastix.config import ConfigError
 from plastix.copi.config import CopiConfig
 from plastix.copi.train import make_trainer
 from plastix.datasets import Dataset, load
-from plastix.runner import RunResult, atomic_write_bytes, open_partial, publish_dir, write_run_files
+from plastix.runner import RunResult, atomic_write_bytes, atomic_write_npz, open_partial, publish_dir, write_run_files
 
 METRICS = ("train_acc", "test_acc", "train_mse", "test_mse", "loss")
 
@@ -202,19 +202,16 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
                 res = train_seed(cfg, ds, seed, lam, start, save)
                 start = None
                 if res["status"] == "diverged" and cfg.divergence_policy == "retry_lower_lambda" and retries < 2:
-                    warnings.warn(f"{cfg.run_name}: seed {seed} diverged at epoch {res['fail'][0]}, batch "
-                                  f"{res['fail'][1]}, layer {res['fail'][2]} with λ={lam:g}; retrying with λ={lam / 10:g}", UserWarning,
-                                  stacklevel=2)
+                    warnings.warn(f"{cfg.run_name}: seed {seed} diverged at {_failure(res['fail'])} with λ={lam:g}; "
+                                  f"retrying with λ={lam / 10:g}", UserWarning, stacklevel=2)
                     lam, retries = lam / 10, retries + 1
                     if bar is not None:
                         bar.update(-(cfg.warmup_r_epochs + cfg.epochs))
                     continue
                 break
             if res["status"] == "diverged":
-                warnings.warn(f"{cfg.run_name}: seed {seed} diverged (non-finite values) at epoch {res['fail'][0]}, "
-                              f"batch {res['fail'][1]}, layer {res['fail'][2]} (λ={lam:g}); its later metrics "
-                              "are missing", UserWarning,
-                              stacklevel=2)
+                warnings.warn(f"{cfg.run_name}: seed {seed} diverged (non-finite values) at {_failure(res['fail'])} "
+                              f"(λ={lam:g}); its later metrics are missing", UserWarning, stacklevel=2)
             save_params(partial / f"params_seed{seed}.npz", res["state"].params)
             ckpt["done"][seed] = {"rows": res["rows"], "info": {"status": res["status"], "lambda": lam,
                                                                 "fail_epoch_batch_layer": res["fail"]}}
@@ -236,16 +233,16 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
     return RunResult(final, frame, summary, summary["wall_seconds"])
 
 
+def _failure(fail: list[int]) -> str:
+    return f"epoch {fail[0]}, batch {fail[1]}, layer {fail[2]}"
+
+
 def save_params(path: Path, params: dict) -> None:
     """Final weights of one seed as ``.npz`` (``W0 … W{L-1}``, ``R0 …`` when decorrelating), atomically."""
-    import io
-
     arrays = {f"W{i}": np.asarray(w) for i, w in enumerate(params["W"])}
     if params["R"] is not None:
         arrays.update({f"R{i}": np.asarray(r) for i, r in enumerate(params["R"])})
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_npz(path, arrays)
 
 
 def load_params(path: str | Path) -> dict:
