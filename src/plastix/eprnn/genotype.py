@@ -1,0 +1,66 @@
+"""Genotype files: the released EPRNN bundle's layout and plastix's own ``.npz``.
+
+A genotype file is a ``.npz`` with one array per evolved tensor, named as in the reference
+(``FC_1/W``, ``PRNN_1/hebbian_h//W_Ax`` …), plus ``flat_genotype`` (the reference's flat vector)
+and, for plastix files, ``agent`` (the registry name). The released bundle
+(``../shared/data/eprnn/decprnn_postmod_genotype.npz``) has the flat vector with its key table
+(``flat_keys``, ``flat_offsets``) and friendlier array names; :func:`load_genotype` reads both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from plastix.eprnn.agent import flat_genome, make_agent, n_params, unflat_genome
+
+__all__ = ["load_genotype", "save_genotype"]
+
+
+def load_genotype(path: str | Path, agent_name: str | None = None):
+    """``(agent_name, agent, genome)`` from a genotype ``.npz``.
+
+    The agent is the file's own (``agent`` entry), else ``agent_name``, else ``decprnn-post`` (the
+    released genotype's). Every tensor of the agent must be present (by name in a plastix file, by
+    the key table in the bundle) and nothing may be left over.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"genotype file {path} not found (expected a .npz genotype)")
+    try:
+        z = dict(np.load(path, allow_pickle=False))
+    except (ValueError, OSError) as e:
+        raise ValueError(f"genotype file {path} is not a .npz: {e}") from None
+    name = str(z["agent"]) if "agent" in z else (agent_name or "decprnn-post")
+    agent = make_agent(name)
+    if "flat_keys" in z:  # the bundle: check its key table against ours, then cut the flat vector
+        keys = [str(k) for k in z["flat_keys"]]
+        if keys != sorted(agent.shapes()):
+            raise ValueError(f"genotype file {path}: its tensors {keys} are not those of agent {name!r}")
+        flat = np.asarray(z["flat_genotype"])
+        genome = unflat_genome(agent, flat)
+        offsets = np.asarray(z["flat_offsets"])
+        if offsets[-1] != n_params(agent):
+            raise ValueError(f"genotype file {path}: {offsets[-1]} numbers; {name!r} has {n_params(agent)}")
+        return name, agent, genome
+    shapes = agent.shapes()
+    missing = sorted(set(shapes) - set(z))
+    if missing:
+        raise ValueError(f"genotype file {path} lacks {missing} for agent {name!r}")
+    genome = {k: np.asarray(z[k]) for k in shapes}
+    for k, s in shapes.items():
+        if genome[k].shape != s:
+            raise ValueError(f"genotype file {path}: {k} has shape {genome[k].shape}, agent {name!r} needs {s}")
+    return name, agent, genome
+
+
+def save_genotype(path: str | Path, agent_name: str, genome, **extra) -> None:
+    """Write a genome (atomically) with its flat vector and agent name."""
+    from plastix.runner import atomic_write_npz
+
+    arrays = {k: np.asarray(v, np.float32) for k, v in genome.items()}
+    arrays["flat_genotype"] = np.asarray(flat_genome(genome), np.float32)
+    arrays["agent"] = np.array(agent_name)
+    arrays |= {k: np.asarray(v) for k, v in extra.items()}
+    atomic_write_npz(Path(path), arrays)
