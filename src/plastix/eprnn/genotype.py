@@ -15,7 +15,7 @@ import numpy as np
 
 from plastix.eprnn.agent import flat_genome, make_agent, n_params, unflat_genome
 
-__all__ = ["load_genotype", "save_genotype"]
+__all__ = ["load_genotype", "save_genotype", "bundled", "RELEASED", "STORED_MAZES"]
 
 
 def load_genotype(path: str | Path, agent_name: str | None = None):
@@ -64,3 +64,14 @@ def save_genotype(path: str | Path, agent_name: str, genome, **extra) -> None:
     arrays["agent"] = np.array(agent_name)
     arrays |= {k: np.asarray(v) for k, v in extra.items()}
     atomic_write_npz(Path(path), arrays)
+
+
+def bundled(name: str) -> Path:
+    """Path of a file shipped in ``plastix/eprnn/data`` (the released genotype, stored mazes)."""
+    from importlib.resources import files
+
+    return Path(str(files("plastix.eprnn") / "data" / name))
+
+
+RELEASED = "decprnn_postmod_genotype.npz"
+STORED_MAZES = {9: "mazes_9x9.npz", 15: "mazes_15x15.npz"}

@@ -85,8 +85,9 @@ class _Carry(NamedTuple):
     stats: EpisodeStats
 
 
-def run_lifetime(agent, lt: Lifetime, genome, maze: Maze, key, dtype=jnp.float32) -> EpisodeStats:
-    """Live ``lt.episodes`` episodes in ``maze`` from a task reset; per-episode statistics."""
+def run_lifetime(agent, lt: Lifetime, genome, maze: Maze, key, dtype=jnp.float32, with_state: bool = False):
+    """Live ``lt.episodes`` episodes in ``maze`` from a task reset; per-episode statistics (and the
+    agent's final state with ``with_state``)."""
     env, E = lt.env, lt.episodes
     smp = get_sampler(lt.sampler)
     maze = Maze(jnp.asarray(maze.walls, bool), jnp.asarray(maze.start, jnp.int32), jnp.asarray(maze.goal, jnp.int32))
@@ -115,7 +116,7 @@ def run_lifetime(agent, lt: Lifetime, genome, maze: Maze, key, dtype=jnp.float32
                 jnp.floor(4 * u0).astype(jnp.int32), jnp.zeros((), dtype), EpisodeStats(zeros, zeros, zeros, zeros))
     if lt.chunk == 0:
         c, _ = jax.lax.scan(step, c0, jnp.arange(lt.total_steps))
-        return c.stats
+        return (c.stats, c.agent) if with_state else c.stats
 
     def body(ic):
         i, c = ic
@@ -123,7 +124,7 @@ def run_lifetime(agent, lt: Lifetime, genome, maze: Maze, key, dtype=jnp.float32
         return i + lt.chunk, c
 
     _, c = jax.lax.while_loop(lambda ic: (ic[0] < lt.total_steps) & (ic[1].ep < E), body, (jnp.int32(0), c0))
-    return c.stats
+    return (c.stats, c.agent) if with_state else c.stats
 
 
 def fitness(lt: Lifetime, stats: EpisodeStats, genome) -> Array:

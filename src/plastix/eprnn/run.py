@@ -1,0 +1,243 @@
+"""Maze meta-training and meta-testing runs: the impure layer (files, checkpoints, progress).
+
+``run_evolve(cfg, out)`` evolves ``cfg.agent`` for ``cfg.generations`` generations and publishes
+``out/<run_name>/``:
+
+* ``generations.parquet`` — per generation: best, mean and the mean genome's (member 0) fitness, σ;
+* ``metrics.parquet`` — per evaluation of the mean genome on the evaluation mazes: per-episode
+  return, success and steps (one row per generation × episode) and the weighted fitness;
+* ``genotype.npz`` — the final mean genome (``plastix eval maze --genotype``), ``config.json``,
+  ``summary.json``, ``fitness.png`` and ``episodes.png`` (success and steps against the episode
+  index, first and last evaluation).
+
+Every generation's randomness is ``fold_in(run key, generation)``: the mazes (sampled on the host),
+the offspring and the action noise. A checkpoint every ``checkpoint_every`` generations holds the
+strategy state, the logs and the generation counter, so a killed run resumed with the same command
+continues exactly as the uninterrupted run would have (test). A generation in which no member has
+a finite fitness stops the run with an error.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from plastix.eprnn.agent import flat_genome, make_agent, unflat_genome
+from plastix.eprnn.config import MazeConfig
+from plastix.eprnn.es import check_fitness, make_strategy
+from plastix.eprnn.genotype import STORED_MAZES, bundled, save_genotype
+from plastix.eprnn.lifetime import HARD_WEIGHTS, PAPER_WEIGHTS, EpisodeStats, Lifetime, evaluate, fitness
+from plastix.eprnn.maze import Maze, MazeEnv, load_mazes, sample_mazes
+from plastix.runner import RunResult, atomic_write_bytes, open_partial, publish_dir
+
+__all__ = ["run_evolve", "evaluation_mazes", "episode_table", "lifetime_of", "meta_test"]
+
+
+def lifetime_of(cfg: MazeConfig) -> Lifetime:
+    return Lifetime(env=MazeEnv(obs_sign=cfg.obs_sign), weights=PAPER_WEIGHTS if cfg.weighting == "paper" else
+                    HARD_WEIGHTS, feed_reward=cfg.feed_reward)
+
+
+def evaluation_mazes(n: int, count: int, seed: int = 20221123) -> Maze:
+    """The first ``count`` stored mazes of size ``n`` shipped with plastix, else a seeded set (ρ = 0.30)."""
+    if n in STORED_MAZES:
+        mz = load_mazes(bundled(STORED_MAZES[n]))
+        if count <= len(mz.start):
+            return Maze(*(a[:count] for a in mz))
+    return sample_mazes(jax.random.key(seed), count, n, 0.30)
+
+
+@lru_cache(maxsize=16)
+def _compiled(cfg_json: str):
+    cfg = MazeConfig.from_dict(json.loads(cfg_json))
+    agent = make_agent(cfg.agent)
+    lt = lifetime_of(cfg)
+    segments = tuple(int(np.prod(s)) for _, s in sorted(agent.shapes().items()))
+    es = make_strategy(cfg.strategy, cfg.popsize, segments, cfg.sigma0, cfg.elite, cfg.c_cov, cfg.lr)
+
+    @jax.jit
+    def generation(state, key, mazes):
+        pop, state = es.ask(jax.random.fold_in(key, 1), state)
+        genomes = unflat_genome(agent, pop)
+        stats = evaluate(agent, lt, genomes, mazes, jax.random.fold_in(key, 2), cfg.sub_iterations)
+        f = jax.vmap(lambda s, g: jnp.mean(fitness(lt, s, g)))(stats, genomes)
+        return pop, f, state
+
+    tell = jax.jit(es.tell)
+
+    @jax.jit
+    def test(flat, mazes, key):
+        g = unflat_genome(agent, flat[None])
+        return jax.tree.map(lambda a: a[0], evaluate(agent, lt, g, mazes, key))
+
+    return agent, lt, es, generation, tell, test
+
+
+def episode_table(stats: EpisodeStats) -> pd.DataFrame:
+    """Per-episode mean return, success rate and steps (and their standard errors over mazes)."""
+    ret, suc, steps = (np.asarray(a).reshape(-1, a.shape[-1]) for a in (stats.ret, stats.success, stats.steps))
+    n = ret.shape[0]
+    return pd.DataFrame({"episode": np.arange(1, ret.shape[1] + 1), "return": ret.mean(0),
+                         "return_se": ret.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.nan, "success": suc.mean(0),
+                         "steps": steps.mean(0)})
+
+
+def meta_test(agent, lt: Lifetime, genome, mazes: Maze, key, repeats: int = 1, chunk: int = 256) -> EpisodeStats:
+    """Evaluate one genome on many mazes (in chunks of ``chunk`` mazes to bound memory)."""
+    flat = flat_genome(genome)[None]
+    g = unflat_genome(agent, flat)
+    f = jax.jit(lambda m, k: evaluate(agent, lt, g, m, k, repeats))
+    n = len(mazes.start)
+    parts = [f(Maze(*(jnp.asarray(a[i:i + chunk]) for a in mazes)), jax.random.fold_in(key, i))
+             for i in range(0, n, chunk)]
+    return jax.tree.map(lambda *a: np.concatenate([np.asarray(x[0]) for x in a], axis=0), *parts)
+
+
+def _weighted(lt: Lifetime, stats: EpisodeStats) -> float:
+    w = np.asarray(lt.weights)
+    return float((np.asarray(stats.ret) @ w / w.sum()).mean())
+
+
+def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = True, resume: bool = True,
+               stop_after: int | None = None) -> RunResult:
+    """Evolve ``cfg`` and publish ``out/<cfg.run_name>/`` (see the module docstring).
+
+    ``stop_after`` ends the process's work after that many generations with the checkpoint written
+    and nothing published (used to test resumption).
+    """
+    cfg.validate()
+    t0 = time.perf_counter()
+    agent, lt, es, generation, tell, test = _compiled(json.dumps(cfg.to_dict(), sort_keys=True))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
+    ckpt_path = partial / "checkpoint.pkl"
+    eval_mz = evaluation_mazes(cfg.maze_size, cfg.eval_mazes)
+    eval_mz = Maze(*(jnp.asarray(a) for a in eval_mz))
+    key = jax.random.key(cfg.seed)
+    k_init, k_es, k_run, k_eval = jax.random.split(key, 4)
+    ckpt = open_partial(cfg, partial, resume)
+    if ckpt is None:
+        flat0 = flat_genome(agent.init_genome(k_init))
+        ckpt = {"digest": cfg.digest(), "gen": 0, "state": jax.device_get(es.init(k_es, flat0)), "gens": [],
+                "evals": [], "seconds": 0.0}
+    state = jax.tree.map(jnp.asarray, ckpt["state"])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.generations, initial=ckpt["gen"], desc=cfg.run_name, unit="gen", leave=False,
+                   dynamic_ncols=True)
+
+    def evaluate_mean(gen: int):
+        stats = jax.device_get(test(es.mean(state), eval_mz, jax.random.fold_in(k_eval, gen)))
+        tab = episode_table(stats).assign(generation=gen, weighted_fitness=_weighted(lt, stats))
+        ckpt["evals"].append(tab)
+
+    def save():
+        ckpt["state"] = jax.device_get(state)
+        ckpt["seconds"] += time.perf_counter() - t_mark
+        atomic_write_bytes(ckpt_path, pickle.dumps(ckpt))
+
+    t_mark = time.perf_counter()
+    done_here = 0
+    try:
+        if not ckpt["evals"]:
+            evaluate_mean(0)
+        while ckpt["gen"] < cfg.generations:
+            gen = ckpt["gen"]
+            kg = jax.random.fold_in(k_run, gen)
+            mazes = sample_mazes(jax.random.fold_in(kg, 0), cfg.mazes, cfg.maze_size, cfg.crowd)
+            pop, f, state_asked = generation(state, kg, Maze(*(jnp.asarray(a) for a in mazes)))
+            f_np = np.asarray(f)
+            check_fitness(f_np)
+            state = tell(pop, f, state_asked)
+            ok = np.isfinite(f_np)
+            ckpt["gens"].append({"generation": gen + 1, "best": float(f_np[ok].max()), "mean": float(f_np[ok].mean()),
+                                 "member0": float(f_np[0]), "invalid": int((~ok).sum()),
+                                 "sigma": float(getattr(state, "sigma", np.nan))})
+            ckpt["gen"] = gen + 1
+            if ckpt["gen"] % cfg.eval_every == 0 or ckpt["gen"] == cfg.generations:
+                evaluate_mean(ckpt["gen"])
+            done_here += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(best=f"{f_np[ok].max():.3f}", mean=f"{f_np[ok].mean():.3f}")
+            if ckpt["gen"] % cfg.checkpoint_every == 0 or ckpt["gen"] == cfg.generations:
+                save()
+                t_mark = time.perf_counter()
+            if stop_after is not None and done_here >= stop_after:
+                save()
+                return RunResult(partial, pd.DataFrame(), {"stopped_at": ckpt["gen"]}, time.perf_counter() - t0)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _publish(cfg, agent, lt, es, state, ckpt, partial, final, time.perf_counter() - t0)
+
+
+def _publish(cfg, agent, lt, es, state, ckpt, partial: Path, final: Path, seconds: float) -> RunResult:
+    from plastix.plotting import plot_curves
+
+    gens = pd.DataFrame(ckpt["gens"])
+    evals = pd.concat(ckpt["evals"], ignore_index=True)
+    mean = unflat_genome(agent, es.mean(state))
+    save_genotype(partial / "genotype.npz", cfg.agent, jax.device_get(mean), generation=ckpt["gen"])
+    first, last = evals[evals.generation == evals.generation.min()], evals[evals.generation == evals.generation.max()]
+    summary = {"run": cfg.run_name, "generations": int(ckpt["gen"]), "seconds": round(ckpt["seconds"], 1),
+               "first_eval": _eval_summary(first), "last_eval": _eval_summary(last),
+               "best_eval_weighted_fitness": float(evals.groupby("generation").weighted_fitness.first().max())}
+    (partial / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    gens.to_parquet(partial / "generations.parquet", index=False)
+    evals.to_parquet(partial / "metrics.parquet", index=False)
+    (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    x = gens.generation.to_numpy()
+    plot_curves({"population mean": (x, gens["mean"].to_numpy()[None]), "best": (x, gens.best.to_numpy()[None])},
+                partial / "fitness.png", xlabel="generation", ylabel="fitness (weighted return)",
+                title=f"{cfg.agent} · {cfg.maze_size}×{cfg.maze_size} · P={cfg.popsize}",
+                smooth=max(1, len(x) // 50))
+    plot_episodes({f"generation {int(t.generation.iloc[0])}": t for t in (first, last)}, partial / "episodes.png",
+                  title=f"{cfg.agent}: mean genome on {cfg.eval_mazes} mazes {cfg.maze_size}×{cfg.maze_size}")
+    publish_dir(cfg, partial, final)
+    return RunResult(final, evals, summary, seconds)
+
+
+def _eval_summary(t: pd.DataFrame) -> dict:
+    return {"generation": int(t.generation.iloc[0]), "weighted_fitness": round(float(t.weighted_fitness.iloc[0]), 4),
+            "success": [round(float(v), 4) for v in t.success], "steps": [round(float(v), 2) for v in t.steps],
+            "return": [round(float(v), 4) for v in t["return"]]}
+
+
+def plot_episodes(tables: dict[str, pd.DataFrame], path: Path, title: str = "") -> Path:
+    """Success rate and mean steps against the episode index, one line per table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=120)
+    for label, t in tables.items():
+        axes[0].plot(t.episode, t.success, marker="o", label=label)
+        axes[1].plot(t.episode, t.steps, marker="o", label=label)
+    axes[0].set_ylabel("success rate")
+    axes[1].set_ylabel("mean steps (actions)")
+    for ax in axes:
+        ax.set_xlabel("episode in the maze")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(0, 1.02)
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
