@@ -85,9 +85,11 @@ class _Carry(NamedTuple):
     stats: EpisodeStats
 
 
-def run_lifetime(agent, lt: Lifetime, genome, maze: Maze, key, dtype=jnp.float32, with_state: bool = False):
+def run_lifetime(agent, lt: Lifetime, genome, maze: Maze, key, dtype=jnp.float32, with_state: bool = False,
+                 record: bool = False):
     """Live ``lt.episodes`` episodes in ``maze`` from a task reset; per-episode statistics (and the
-    agent's final state with ``with_state``)."""
+    agent's final state with ``with_state``). With ``record`` (one fixed-length scan) it also returns
+    the per-step ``(position before the action, episode index, active)`` for rendering."""
     env, E = lt.env, lt.episodes
     smp = get_sampler(lt.sampler)
     maze = Maze(jnp.asarray(maze.walls, bool), jnp.asarray(maze.start, jnp.int32), jnp.asarray(maze.goal, jnp.int32))
@@ -108,12 +110,15 @@ def run_lifetime(agent, lt: Lifetime, genome, maze: Maze, key, dtype=jnp.float32
         first_a = jnp.floor(4 * u[2]).astype(jnp.int32)
         return _Carry(new_agent, jnp.where(done, maze.start, st.pos), jnp.where(done, 0, st.t),
                       c.ep + (done & active), jnp.where(done, first_a, a), jnp.where(done, 0.0, r).astype(dtype),
-                      stats), None
+                      stats), ((c.pos, c.ep, active) if record else None)
 
     u0 = smp.uniform(smp.fold_in(key, lt.total_steps), (1,), dtype)[0]
     zeros = jnp.zeros(E, dtype)
     c0 = _Carry(agent.init_state(g, dtype), maze.start, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
                 jnp.floor(4 * u0).astype(jnp.int32), jnp.zeros((), dtype), EpisodeStats(zeros, zeros, zeros, zeros))
+    if record:
+        c, ys = jax.lax.scan(step, c0, jnp.arange(lt.total_steps))
+        return c.stats, ys
     if lt.chunk == 0:
         c, _ = jax.lax.scan(step, c0, jnp.arange(lt.total_steps))
         return (c.stats, c.agent) if with_state else c.stats

@@ -55,9 +55,18 @@ def evaluation_mazes(n: int, count: int, seed: int = 20221123) -> Maze:
     return sample_mazes(jax.random.key(seed), count, n, 0.30)
 
 
+# fields that change the compiled generation / test programs (the seed, budget and names do not)
+_PROGRAM_FIELDS = ("agent", "strategy", "popsize", "elite", "sigma0", "c_cov", "lr", "mazes", "sub_iterations",
+                   "weighting", "obs_sign", "feed_reward")
+
+
+def _program_key(cfg: MazeConfig) -> str:
+    return json.dumps({f: getattr(cfg, f) for f in _PROGRAM_FIELDS}, sort_keys=True)
+
+
 @lru_cache(maxsize=16)
-def _compiled(cfg_json: str):
-    cfg = MazeConfig.from_dict(json.loads(cfg_json))
+def _compiled(key: str):
+    cfg = MazeConfig(**json.loads(key))
     agent = make_agent(cfg.agent)
     lt = lifetime_of(cfg)
     segments = tuple(int(np.prod(s)) for _, s in sorted(agent.shapes().items()))
@@ -115,7 +124,7 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
     """
     cfg.validate()
     t0 = time.perf_counter()
-    agent, lt, es, generation, tell, test = _compiled(json.dumps(cfg.to_dict(), sort_keys=True))
+    agent, lt, es, generation, tell, test = _compiled(_program_key(cfg))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from plastix.config import TrainConfig
 from plastix.copi.config import METHOD_LABELS, CopiConfig
 from plastix.copi.config import METHODS as COPI_METHODS
+from plastix.eprnn.config import MazeConfig
 
 
 class Experiment(NamedTuple):
@@ -168,6 +169,39 @@ def _copi() -> dict[str, Experiment]:
     return out
 
 
+_EPRNN_PAPER = "Wang et al., TMLR 2022 (evolved decomposed plasticity)"
+# The CPU budget of spec plasticity_maze.md §13 [choice]: 9×9 mazes (ρ = 0.30), P = 64, 8 mazes per
+# generation, σ₀ = 0.01, evaluation every 50 generations on the first 256 stored 9×9 mazes.
+_MAZE9_CPU = MazeConfig(agent="decprnn-post", popsize=64, mazes=8, maze_size=9, crowd=0.30, generations=2000,
+                        eval_every=50, eval_mazes=256, checkpoint_every=10, seed=0)
+_MAZE9_AGENTS = {  # agent: (σ₀, description)
+    "decprnn-post": (0.01, "decomposed rule, post-synaptic modulation (the paper's model, 1,347 parameters)"),
+    "decprnn-pre": (0.01, "decomposed rule, pre-synaptic modulation (1,379)"),
+    "decprnn-none": (0.01, "decomposed rule, no modulation (1,217)"),
+    "abcd-post": (0.006, "canonical ABCD rule, post-synaptic modulation (20,743)"),
+    "rnn": (0.01, "non-plastic RNN(64) evolved the same way (5,445)"),
+    "lstm": (0.01, "non-plastic LSTM(64) evolved the same way (20,805)"),
+}
+
+
+def _eprnn() -> dict[str, Experiment]:
+    ref = ("target (spec §13 T0): on 1,024 held-out 9×9 mazes, episode-8 success ≥ 0.9 and episode-8 length ≤ 0.5 × "
+           "episode 1's (the released genotype after 49,000 generations at P = 360: 0.989 and 19.6/104.7; a random "
+           "policy: 0.42 and ≈ 1.0)")
+    out = {}
+    for agent, (sigma0, desc) in _MAZE9_AGENTS.items():
+        name = "eprnn/maze9-cpu" if agent == "decprnn-post" else f"eprnn/maze9-cpu-{agent}"
+        cfg = dataclasses.replace(_MAZE9_CPU, agent=agent, sigma0=sigma0, name=name.replace("/", "-"))
+        out[name] = Experiment(cfg, f"{desc}: 9×9 mazes, P = 64 × 8 mazes, 2,000 generations (CPU budget)",
+                               f"{_EPRNN_PAPER}; scaled down per spec §13 [choice]", ref)
+    out["eprnn/smoke"] = Experiment(
+        MazeConfig(popsize=8, mazes=2, generations=3, eval_every=3, eval_mazes=16, checkpoint_every=1,
+                   name="eprnn-smoke"),
+        "CI smoke run: P = 8, 2 mazes 9×9, 3 generations", "spec §13.3 [choice]",
+        "finite fitness, bit-identical across runs, ≤ 60 s with compilation")
+    return out
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     "demo/reinforce-multiplexer11": _variant(
         _DEMO11, "reinforce", "reinforce-multiplexer11",
@@ -221,11 +255,14 @@ EXPERIMENTS: dict[str, Experiment] = {
     **_coordinated(),
     **_rl(),
     **_copi(),
+    **_eprnn(),
 }
 
 # Suites: `plastix run NAME` runs every member, then writes a comparison table and plot.
 SUITES: dict[str, tuple[str, ...]] = {
-    f"copi/{base}": tuple(f"copi/{base}/{m}" for m in COPI_METHODS) for base in ("mnist", "cifar10", "digits")
+    **{f"copi/{base}": tuple(f"copi/{base}/{m}" for m in COPI_METHODS) for base in ("mnist", "cifar10", "digits")},
+    "eprnn/maze9-cpu-table": tuple("eprnn/maze9-cpu" if a == "decprnn-post" else f"eprnn/maze9-cpu-{a}"
+                                   for a in _MAZE9_AGENTS),
 }
 
 

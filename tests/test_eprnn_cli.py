@@ -1,0 +1,89 @@
+"""Maze evolution runs and the maze CLI: resume = uninterrupted, determinism, bad input → exit 2."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from plastix.cli import main
+from plastix.eprnn.config import MazeConfig
+from plastix.eprnn.genotype import load_genotype
+from plastix.eprnn.maze import load_mazes
+from plastix.eprnn.run import run_evolve
+
+SMALL = MazeConfig(popsize=8, mazes=2, generations=4, eval_every=2, eval_mazes=8, checkpoint_every=1, name="t")
+
+
+def _outputs(path):
+    gens = pd.read_parquet(path / "generations.parquet")
+    evals = pd.read_parquet(path / "metrics.parquet")
+    _, _, g = load_genotype(path / "genotype.npz")
+    return gens, evals, g
+
+
+def test_resumed_run_equals_uninterrupted(tmp_path):
+    whole = run_evolve(SMALL, tmp_path / "a", progress=False)
+    part = run_evolve(SMALL, tmp_path / "b", progress=False, stop_after=2)
+    assert part.summary == {"stopped_at": 2} and not (tmp_path / "b" / "t").exists()  # nothing published yet
+    resumed = run_evolve(SMALL, tmp_path / "b", progress=False)
+    ga, ea, wa = _outputs(whole.path)
+    gb, eb, wb = _outputs(resumed.path)
+    pd.testing.assert_frame_equal(ga, gb)
+    pd.testing.assert_frame_equal(ea, eb)
+    for k in wa:
+        np.testing.assert_array_equal(wa[k], wb[k])
+    assert len(ga) == 4 and np.isfinite(ga[["best", "mean", "member0"]].to_numpy()).all()
+    assert sorted(ea.generation.unique()) == [0, 2, 4]
+    assert ga.sigma.iloc[-1] != SMALL.sigma0  # the strategy moved
+
+
+def test_another_seed_gives_other_numbers(tmp_path):
+    a = run_evolve(SMALL, tmp_path / "a", progress=False)
+    c = run_evolve(MazeConfig(**{**SMALL.to_dict(), "seed": 1}), tmp_path / "c", progress=False)
+    assert not _outputs(a.path)[0].equals(_outputs(c.path)[0])
+
+
+def test_an_evosax_strategy_runs_through_the_runner(tmp_path):
+    cfg = MazeConfig(**{**SMALL.to_dict(), "strategy": "sep_cma_es", "generations": 2, "eval_every": 2})
+    res = run_evolve(cfg, tmp_path, progress=False)
+    assert np.isfinite(pd.read_parquet(res.path / "generations.parquet")["best"]).all()
+
+
+def test_cli_evolve_and_eval_maze(tmp_path, capsys):
+    rc = main(["evolve", "maze", "--popsize", "8", "--mazes", "2", "--generations", "2", "--eval-every", "2",
+               "--eval-mazes", "8", "--checkpoint-every", "1", "--name", "cli", "--out", str(tmp_path),
+               "--no-progress"])
+    assert rc == 0
+    geno = tmp_path / "cli" / "genotype.npz"
+    assert geno.exists() and (tmp_path / "cli" / "episodes.png").exists()
+    capsys.readouterr()
+    rc = main(["eval", "maze", "--genotype", str(geno), "--mazes", "15", "--limit", "16", "--render", "2",
+               "--out", str(tmp_path / "table.csv")])
+    text = capsys.readouterr().out
+    assert rc == 0 and "| episode | return |" in text and "weighted fitness" in text and "maze 2, episode 8" in text
+    assert len(pd.read_csv(tmp_path / "table.csv")) == 8
+
+
+def test_cli_maze_set(tmp_path):
+    assert main(["maze-set", str(tmp_path / "m.npz"), "--n", "11", "--count", "5", "--seed", "2"]) == 0
+    mz = load_mazes(tmp_path / "m.npz")
+    assert mz.walls.shape == (5, 11, 11)
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["eval", "maze", "--genotype", "missing.npz"], "not found"),
+    (["eval", "maze", "--mazes", "21"], "no stored 21×21"),
+    (["eval", "maze", "--limit", "4", "--render", "9"], "--render"),
+    (["eval", "maze", "--mazes", "nothere.npz"], "not found"),
+    (["evolve", "maze", "--maze-size", "8"], "--maze-size"),
+    (["evolve", "maze", "--strategy", "cma"], "allowed: wang2022_sep_cma"),
+    (["maze-set", "x.npz", "--n", "6"], "--n"),
+    (["run", "eprnn/smoke", "--epochs", "3"], "--epochs"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, msg, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and msg in err[0] and err[0].startswith("plastix: error:")
+    assert not list(tmp_path.iterdir())  # nothing half-written
