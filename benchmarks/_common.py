@@ -10,7 +10,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if hasattr(os, "sched_setaffinity") and os.environ.get("PLASTIX_BENCH_ALL_CORES") != "1":
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    os.sched_setaffinity(0, {int(os.environ.get("PLASTIX_BENCH_CORE", sorted(os.sched_getaffinity(0))[0]))})  # one core
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402

@@ -238,6 +238,11 @@ def test_p14_vmap_equals_loop_over_population_and_mazes():
         stats = evaluate(agent, lt, G, mz, key, repeats=2, dtype=jnp.float64)
         one = jax.jit(lambda g, m, k: run_lifetime(agent, lt, g, m, k, jnp.float64))
         assert stats.ret.shape == (3, 2, 2, 2)
+        for block in (4, 5):  # cache blocks (5 does not divide the 12 lifetimes: padded) change nothing
+            blocked = evaluate(agent, Lifetime(env=lt.env, weights=lt.weights, chunk=0, block=block), G, mz, key,
+                               repeats=2, dtype=jnp.float64)
+            for a, b in zip(blocked, stats):
+                np.testing.assert_array_equal(a, b)
         for p in range(3):
             for m in range(2):
                 for r in range(2):

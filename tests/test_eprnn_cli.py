@@ -87,3 +87,24 @@ def test_bad_input_is_one_line_and_exit_2(argv, msg, capsys, tmp_path, monkeypat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and msg in err[0] and err[0].startswith("plastix: error:")
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_two_devices_give_the_same_numbers(tmp_path):
+    """The population split over 2 XLA CPU devices (PLASTIX_DEVICES=2) draws what one device draws."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from plastix.runtime import configure; configure(); import jax; "
+            "from plastix.eprnn.config import MazeConfig; from plastix.eprnn.run import run_evolve; "
+            "cfg = MazeConfig(popsize=8, mazes=2, generations=2, eval_every=2, eval_mazes=8, name='t'); "
+            "run_evolve(cfg, sys.argv[1], progress=False); print(jax.local_device_count())")
+    outs = []
+    for devices in ("1", "2"):
+        env = {**os.environ, "PLASTIX_DEVICES": devices}
+        r = subprocess.run([sys.executable, "-c", code, str(tmp_path / devices)], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip().splitlines()[-1] == devices
+        outs.append(pd.read_parquet(tmp_path / devices / "t" / "generations.parquet"))
+    pd.testing.assert_frame_equal(outs[0], outs[1])

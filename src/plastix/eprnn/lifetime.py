@@ -55,6 +55,7 @@ class Lifetime:
     feed_reward: bool = False  # [choice] input slots 13/14 = last reward / done (off: the reference's zeros)
     penalty: float = 1e-6  # × RMS of the flat genotype
     chunk: int = 50  # steps per early-exit check (0: one fixed-length scan)
+    block: int = 32  # lifetimes run together in one cache-sized block (0: all at once); see evaluate
     sampler: str = "hash"
 
     def __post_init__(self):
@@ -62,6 +63,8 @@ class Lifetime:
             raise ValueError("a lifetime needs at least one episode weight")
         if sum(self.weights) <= 0:
             raise ValueError(f"episode weights must have a positive sum, got {self.weights}")
+        if self.block < 0:
+            raise ValueError(f"block must be ≥ 0, got {self.block}")
         if self.chunk < 0 or (self.chunk and self.total_steps % self.chunk):
             raise ValueError(f"chunk must be 0 or divide episodes × max_steps = {self.total_steps}, got {self.chunk}")
         get_sampler(self.sampler)
@@ -139,23 +142,40 @@ def fitness(lt: Lifetime, stats: EpisodeStats, genome) -> Array:
     return stats.ret @ w / jnp.sum(w) - lt.penalty * jnp.sqrt(jnp.mean(flat ** 2))
 
 
-def evaluate(agent, lt: Lifetime, genomes, mazes: Maze, key, repeats: int = 1, dtype=jnp.float32
-             ) -> EpisodeStats:
+def evaluate(agent, lt: Lifetime, genomes, mazes: Maze, key, repeats: int = 1, dtype=jnp.float32,
+             first_member=0) -> EpisodeStats:
     """Every genome of a population (leading axis P) on every maze (axis M), ``repeats`` times.
+
+    The ``P·M·repeats`` lifetimes run ``lt.block`` at a time (a ``lax.map`` over blocks of a
+    ``vmap``): a block's plastic weights (32 × 20 KB for the 64-unit DecPRNN) stay in the core's
+    cache for the whole lifetime, and a block stops as soon as its own lifetimes are over. On the
+    2-core test machine this ran 3.7× faster than one batch of 768 lifetimes (387k vs 106k agent
+    steps/s, same minute), whose plastic state streamed from memory at every step.
 
     Returns :class:`EpisodeStats` of shape ``(P, M, repeats, episodes)``. The mazes are shared by
     the population (common random numbers); the action noise is independent for every genome,
-    maze and repeat.
+    maze and repeat: member ``p`` (counted from ``first_member``, so a population split over devices
+    draws what it would draw in one piece) uses ``fold_in(fold_in(fold_in(key, p), maze), repeat)``.
     """
 
     P = jax.tree.leaves(genomes)[0].shape[0]
     M = np.shape(mazes.start)[0]
     # one flat batch of P·M·repeats lifetimes: the genome is broadcast to every lane (a few MB), which
-    # ran 1.6× faster than nested vmaps that keep it shared across a population member's mazes
+    # ran ~10 % faster than nested vmaps that keep it shared across a population member's mazes
     gi, mi, ri = (a.ravel() for a in np.meshgrid(np.arange(P), np.arange(M), np.arange(repeats), indexing="ij"))
     keys = jax.vmap(lambda a, b, c: jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, a), b), c)
-                    )(gi, mi, ri)
+                    )(gi + first_member, mi, ri)
     g = jax.tree.map(lambda a: a[gi], genomes)
     mz = jax.tree.map(lambda a: jnp.asarray(a)[mi], mazes)
-    stats = jax.vmap(lambda g_, m_, k_: run_lifetime(agent, lt, g_, m_, k_, dtype))(g, mz, keys)
+    many = jax.vmap(lambda g_, m_, k_: run_lifetime(agent, lt, g_, m_, k_, dtype))
+    L = P * M * repeats
+    block = lt.block
+    if block and L > block:
+        pad = (-L) % block  # lanes are processed block by block, each block's plastic state stays in cache
+        lanes = jax.tree.map(lambda a: jnp.concatenate([a, a[:pad]]) if pad else a, (g, mz, keys))
+        lanes = jax.tree.map(lambda a: a.reshape((-1, block) + a.shape[1:]), lanes)
+        stats = jax.lax.map(lambda xs: many(*xs), lanes)
+        stats = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:L], stats)
+    else:
+        stats = many(g, mz, keys)
     return jax.tree.map(lambda a: a.reshape(P, M, repeats, -1), stats)

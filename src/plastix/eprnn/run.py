@@ -10,7 +10,9 @@
   ``summary.json``, ``fitness.png`` and ``episodes.png`` (success and steps against the episode
   index, first and last evaluation).
 
-Every generation's randomness is ``fold_in(run key, generation)``: the mazes (sampled on the host),
+With several XLA CPU devices (``PLASTIX_DEVICES=2``: one per core) the population is split over
+them; every member draws the same numbers as in one piece, so the results do not depend on the
+device count. Every generation's randomness is ``fold_in(run key, generation)``: the mazes (sampled on the host),
 the offspring and the action noise. A checkpoint every ``checkpoint_every`` generations holds the
 strategy state, the logs and the generation counter, so a killed run resumed with the same command
 continues exactly as the uninterrupted run would have (test). A generation in which no member has
@@ -72,13 +74,28 @@ def _compiled(key: str):
     segments = tuple(int(np.prod(s)) for _, s in sorted(agent.shapes().items()))
     es = make_strategy(cfg.strategy, cfg.popsize, segments, cfg.sigma0, cfg.elite, cfg.c_cov, cfg.lr)
 
-    @jax.jit
-    def generation(state, key, mazes):
-        pop, state = es.ask(jax.random.fold_in(key, 1), state)
+    def scores(pop, mazes, key, first):
         genomes = unflat_genome(agent, pop)
-        stats = evaluate(agent, lt, genomes, mazes, jax.random.fold_in(key, 2), cfg.sub_iterations)
-        f = jax.vmap(lambda s, g: jnp.mean(fitness(lt, s, g)))(stats, genomes)
-        return pop, f, state
+        stats = evaluate(agent, lt, genomes, mazes, key, cfg.sub_iterations, first_member=first)
+        return jax.vmap(lambda s, g: jnp.mean(fitness(lt, s, g)))(stats, genomes)
+
+    ndev = jax.local_device_count()
+    if ndev > 1 and cfg.popsize % ndev == 0:  # one slice of the population per device (core)
+        per = cfg.popsize // ndev
+        pscores = jax.pmap(scores, in_axes=(0, None, None, 0))
+        ask = jax.jit(es.ask)
+
+        def generation(state, key, mazes):
+            pop, state = ask(jax.random.fold_in(key, 1), state)
+            # host round trip: pmap wants its inputs laid out per device, not as one jit output
+            f = pscores(np.asarray(pop).reshape(ndev, per, -1), jax.device_get(mazes), jax.random.fold_in(key, 2),
+                        np.arange(ndev) * per)
+            return pop, f.reshape(-1), state
+    else:
+        @jax.jit
+        def generation(state, key, mazes):
+            pop, state = es.ask(jax.random.fold_in(key, 1), state)
+            return pop, scores(pop, mazes, jax.random.fold_in(key, 2), 0), state
 
     tell = jax.jit(es.tell)
 
