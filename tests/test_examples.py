@@ -28,3 +28,10 @@ def test_copi_decorrelation_quick():
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "epoch 1: test accuracy" in p.stdout and "diverged: False" in p.stdout
+
+
+def test_maze_plasticity_quick():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "maze_plasticity.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "| released genotype |" in p.stdout and "plasticity off" in p.stdout and "|W_h| max" in p.stdout

@@ -85,6 +85,7 @@ class PlasticRNN:
     kappa_nomod: float | None = None  # None: 1.0 (decomposed), 0.05 (abcd), 0.001 (trace)
     trace_clip: float = 5.0
     init_scale: float = 0.05
+    block: int = 32  # lifetimes per cache block in evaluate (fastest on the 2-core test machine)
     form: str = "accumulated"  # decomposed rule: "accumulated" (fast, exact) or "materialised" (the reference's)
 
     def __post_init__(self):
@@ -227,10 +228,13 @@ class RecurrentNet:
     n_in: int = 15
     n_out: int = 5
     init_scale: float = 0.05
+    block: int = 0  # lifetimes per cache block (each carries its own copy of the weights); 0: 16 LSTM/GRU, 32 RNN
 
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ValueError(f"unknown recurrent cell {self.cell!r}; allowed: {', '.join(CELLS)}")
+        if not self.block:
+            object.__setattr__(self, "block", 32 if self.cell == "rnn" else 16)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         n, z = self.hidden, self.hidden + self.n_in
