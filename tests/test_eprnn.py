@@ -596,3 +596,24 @@ def test_agents_run_a_vmapped_lifetime(name):
     s = evaluate(agent, lt, g, mz, jax.random.key(2))
     assert s.ret.shape == (2, 2, 1, 2) and np.all(np.isfinite(np.asarray(s.ret)))
     assert np.all((np.asarray(s.steps) >= 1) & (np.asarray(s.steps) <= 10))
+
+
+def test_decomposed_to_abcd_converter_preserves_behaviour():
+    from plastix.eprnn.genotype import decomposed_to_abcd
+
+    with jax.enable_x64(True):
+        agent, g = _released()
+        abcd = PlasticRNN("abcd", "post")
+        conv = _f64(decomposed_to_abcd(g))
+        ref = _f64(decomposed_to_abcd(g, reference_scaling=True))  # the authors' converter: no κ rescale
+        xs = jax.random.normal(jax.random.key(3), (30, 15), jnp.float64)
+        s_d, s_c, s_r = agent.init_state(_f64(g), jnp.float64), abcd.init_state(conv, jnp.float64), \
+            abcd.init_state(ref, jnp.float64)
+        for x in xs:
+            o_d, s_d = agent.step(_f64(g), s_d, x)
+            o_c, s_c = abcd.step(conv, s_c, x)
+            _, s_r = abcd.step(ref, s_r, x)
+        np.testing.assert_allclose(o_c, o_d, atol=1e-10)
+        w_d = agent.weights(_f64(g), s_d)[0]
+        np.testing.assert_allclose(abcd.weights(conv, s_c)[0], w_d, atol=1e-10)
+        assert np.max(np.abs(np.asarray(abcd.weights(ref, s_r)[0] - w_d))) > 1e-3  # unscaled: 4× smaller updates

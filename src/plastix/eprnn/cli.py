@@ -110,7 +110,7 @@ def eval_maze(
     wf = float((np.asarray(stats.ret).reshape(-1, lt.episodes) @ w / w.sum()).mean())
     n = mz.walls.shape[1]
     print(f"{name} ({gpath.name}) on {len(mz.start)} mazes {n}×{n} from {mpath.name}, {repeats} rollout(s) each")
-    print(markdown_table(tab.round({"return": 3, "return_se": 4, "success": 3, "steps": 1})))
+    print(markdown_table(tab.round({"return": 3, "return_se": 4, "success": 3, "steps": 1, "greedy": 3})))
     print(f"weighted fitness: {wf:.4f}")
     if genotype == "released" and mazes.isdigit() and not limit and obs_sign == 1.0:
         exp = json.loads(bundled("expected.json").read_text())[f"mazes_{n}x{n}"]["all_1024"]

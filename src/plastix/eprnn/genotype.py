@@ -15,7 +15,7 @@ import numpy as np
 
 from plastix.eprnn.agent import flat_genome, make_agent, n_params, unflat_genome
 
-__all__ = ["load_genotype", "save_genotype", "bundled", "RELEASED", "STORED_MAZES"]
+__all__ = ["load_genotype", "save_genotype", "bundled", "RELEASED", "STORED_MAZES", "decomposed_to_abcd"]
 
 
 def load_genotype(path: str | Path, agent_name: str | None = None):
@@ -75,3 +75,25 @@ def bundled(name: str) -> Path:
 
 RELEASED = "decprnn_postmod_genotype.npz"
 STORED_MAZES = {9: "mazes_9x9.npz", 15: "mazes_15x15.npz"}
+
+
+def decomposed_to_abcd(genome: dict, modulation: str = "post", reference_scaling: bool = False) -> dict:
+    """Convert a decomposed (type 3) genome to the canonical ABCD (type 1) form: ``A = a_post a_preᵀ`` …
+
+    The coefficients are multiplied by ``κ₃/κ₁`` (0.20/0.05 = 4 modulated, 1.0/0.05 = 20 unmodulated)
+    so the converted network makes the same updates. ``reference_scaling=True`` reproduces the
+    authors' ``tools/heb_converter.py``, which does not rescale (its updates shrink 4× / 20×).
+    """
+    from plastix.eprnn.agent import PlasticRNN
+
+    dec, abcd = PlasticRNN("decomposed", modulation), PlasticRNN("abcd", modulation)
+    scale = 1.0 if reference_scaling else dec.kappa / abcd.kappa
+    out = {k: np.asarray(v) for k, v in genome.items() if "hebbian" not in k}
+    for name in "hx":
+        for L in "ABCD":
+            p = f"PRNN_1/hebbian_{name}//W_{L}"
+            out[p] = scale * np.outer(np.asarray(genome[p + "y"], np.float64), np.asarray(genome[p + "x"], np.float64))
+    missing = set(abcd.shapes()) ^ set(out)
+    if missing:
+        raise ValueError(f"not a decomposed-{modulation} genome: tensors {sorted(missing)} do not match")
+    return out

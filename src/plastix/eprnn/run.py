@@ -108,12 +108,14 @@ def _compiled(key: str):
 
 
 def episode_table(stats: EpisodeStats) -> pd.DataFrame:
-    """Per-episode mean return, success rate and steps (and their standard errors over mazes)."""
-    ret, suc, steps = (np.asarray(a).reshape(-1, a.shape[-1]) for a in (stats.ret, stats.success, stats.steps))
+    """Per-episode mean return (and its standard error over mazes), success rate, steps and the
+    fraction of greedy (argmax) actions."""
+    ret, suc, steps, greedy = (np.asarray(a).reshape(-1, a.shape[-1])
+                               for a in (stats.ret, stats.success, stats.steps, stats.greedy))
     n = ret.shape[0]
     return pd.DataFrame({"episode": np.arange(1, ret.shape[1] + 1), "return": ret.mean(0),
                          "return_se": ret.std(0, ddof=1) / np.sqrt(n) if n > 1 else np.nan, "success": suc.mean(0),
-                         "steps": steps.mean(0)})
+                         "steps": steps.mean(0), "greedy": greedy.sum(0) / np.maximum(steps.sum(0), 1)})
 
 
 def meta_test(agent, lt: Lifetime, genome, mazes: Maze, key, repeats: int = 1, chunk: int = 256) -> EpisodeStats:
