@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import oracle_eprnn as ora
-from plastix.eprnn.agent import (AGENTS, PlasticRNN, RecurrentNet, flat_genome, make_agent, n_params, policy,
+from plastix.eprnn.agent import (PlasticRNN, RecurrentNet, flat_genome, make_agent, n_params, policy,
                                  unflat_genome)
 from plastix.eprnn.es import Wang2022SepCMA, check_fitness, curriculum_restart, make_strategy
 from plastix.eprnn.genotype import RELEASED, STORED_MAZES, bundled, load_genotype, save_genotype

@@ -127,7 +127,7 @@ class Wang2022SepCMA:
 
     def tell(self, population, fitness, state: SepCMAState) -> SepCMAState:
         const = self.constants()
-        k, d = self.k, self.d
+        k = self.k
         dt = state.mean.dtype
         P = population.shape[0]
         valid = jnp.isfinite(fitness)
