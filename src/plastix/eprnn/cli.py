@@ -89,7 +89,7 @@ def eval_maze(
     from plastix.eprnn.genotype import RELEASED, bundled, load_genotype
     from plastix.eprnn.lifetime import Lifetime
     from plastix.eprnn.maze import MazeEnv
-    from plastix.eprnn.run import episode_table, meta_test
+    from plastix.eprnn.run import episode_table, meta_test, weighted_fitness
 
     if repeats < 1 or limit < 0:
         raise MazeInputError(f"--{'repeats' if repeats < 1 else 'limit'}: must be ≥ {1 if repeats < 1 else 0}")
@@ -106,8 +106,7 @@ def eval_maze(
     lt = Lifetime(env=MazeEnv(obs_sign=obs_sign))
     stats = meta_test(net, lt, g, mz, jax.random.key(seed), repeats)
     tab = episode_table(stats)
-    w = np.asarray(lt.weights)
-    wf = float((np.asarray(stats.ret).reshape(-1, lt.episodes) @ w / w.sum()).mean())
+    wf = weighted_fitness(lt, stats)
     n = mz.walls.shape[1]
     print(f"{name} ({gpath.name}) on {len(mz.start)} mazes {n}×{n} from {mpath.name}, {repeats} rollout(s) each")
     print(markdown_table(tab.round({"return": 3, "return_se": 4, "success": 3, "steps": 1, "greedy": 3})))
@@ -195,10 +194,12 @@ def maze_set(
         crowd: crowd ratio ρ (interior walls left = ⌊ρ(n−2)²⌋); the stored test sets have 0.30.
         loops: allow loops (all paper settings do).
     """
-    from plastix.eprnn.maze import sample_mazes, save_mazes
+    from plastix.eprnn.maze import sample_mazes, save_mazes, validate_size
 
-    if n < 7 or n % 2 == 0:
-        raise MazeInputError(f"--n: {n}; allowed: odd sizes ≥ 7")
+    try:
+        validate_size(n)
+    except ValueError as e:
+        raise MazeInputError(f"--n: {e}") from None
     if count < 1 or not 0.0 <= crowd <= 1.0:
         raise MazeInputError(f"--{'count' if count < 1 else 'crowd'}: {count if count < 1 else crowd}; allowed: "
                              f"{'≥ 1' if count < 1 else '0 to 1'}")

@@ -40,7 +40,7 @@ from plastix.eprnn.lifetime import HARD_WEIGHTS, PAPER_WEIGHTS, EpisodeStats, Li
 from plastix.eprnn.maze import Maze, MazeEnv, load_mazes, sample_mazes
 from plastix.runner import RunResult, atomic_write_bytes, open_partial, publish_dir
 
-__all__ = ["run_evolve", "evaluation_mazes", "episode_table", "lifetime_of", "meta_test"]
+__all__ = ["run_evolve", "evaluation_mazes", "episode_table", "lifetime_of", "meta_test", "weighted_fitness"]
 
 
 def lifetime_of(cfg: MazeConfig) -> Lifetime:
@@ -129,7 +129,8 @@ def meta_test(agent, lt: Lifetime, genome, mazes: Maze, key, repeats: int = 1, c
     return jax.tree.map(lambda *a: np.concatenate([np.asarray(x[0]) for x in a], axis=0), *parts)
 
 
-def _weighted(lt: Lifetime, stats: EpisodeStats) -> float:
+def weighted_fitness(lt: Lifetime, stats: EpisodeStats) -> float:
+    """The paper's weighted episode return averaged over all lifetimes (no parameter penalty)."""
     w = np.asarray(lt.weights)
     return float((np.asarray(stats.ret) @ w / w.sum()).mean())
 
@@ -167,7 +168,7 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
 
     def evaluate_mean(gen: int):
         stats = jax.device_get(test(es.mean(state), eval_mz, jax.random.fold_in(k_eval, gen)))
-        tab = episode_table(stats).assign(generation=gen, weighted_fitness=_weighted(lt, stats))
+        tab = episode_table(stats).assign(generation=gen, weighted_fitness=weighted_fitness(lt, stats))
         ckpt["evals"].append(tab)
 
     def save():
