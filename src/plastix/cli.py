@@ -1,4 +1,5 @@
-"""The command line: ``plastix train | run | list | demo | compare | copi | copi-features | copi-compress`` (tyro). Thin: parse, validate, run, report.
+"""The command line: ``plastix train | run | list | demo | compare | copi | copi-features | copi-compress |
+evolve maze | eval maze | maze-set | remember`` (tyro). Thin: parse, validate, run, report.
 
 Bad input (unknown names, impossible sizes, negative rates, non-finite values mid-run) prints one
 line ``plastix: error: …`` naming the option and the allowed values, and exits with code 2
@@ -18,6 +19,8 @@ from plastix.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.cli import eval_maze, evolve_maze, maze_set
 from plastix.eprnn.config import MazeConfig
+from plastix.remember.cli import remember
+from plastix.remember.config import RememberConfig
 
 
 class UsageError(Exception):
@@ -76,6 +79,9 @@ def run_experiment(
     if name in SUITES and name.startswith("eprnn/"):
         _run_maze_suite(name, SUITES[name], generations, out, progress)
         return
+    if name in SUITES and name.startswith("remember/"):
+        _run_remember_suite(name, SUITES[name], steps, seeds, out, progress)
+        return
     if name in SUITES:
         _run_suite(name, SUITES[name], seeds, epochs, data_dir, out, progress, steps, episodes)
         return
@@ -91,6 +97,14 @@ def run_experiment(
         cfg = _maze_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
         report_evolve(run_evolve(cfg, out, progress=progress))
+        return
+    if isinstance(cfg, RememberConfig):
+        from plastix.remember.cli import report_remember
+        from plastix.remember.run import run_remember
+
+        cfg = _remember_overrides(cfg, steps, seeds, episodes, epochs, data_dir, generations)
+        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
+        report_remember(run_remember(cfg, out, progress=progress))
         return
     if generations:
         raise UsageError("--generations: only maze experiments (eprnn/*) take it")
@@ -146,6 +160,36 @@ def _maze_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
     if generations:
         cfg = dataclasses.replace(cfg, generations=generations, eval_every=min(cfg.eval_every, generations))
     return cfg.validate()
+
+
+def _remember_overrides(cfg, steps, seeds, episodes, epochs, data_dir, generations):
+    for flag, v in (("episodes", episodes), ("epochs", epochs), ("data-dir", data_dir), ("generations", generations)):
+        if v:
+            raise UsageError(f"--{flag}: remember experiments are measured in meta-steps; use --steps")
+    if steps < 0 or seeds < 0:
+        raise UsageError(f"--{'steps' if steps < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
+    if seeds > 1:
+        raise UsageError("--seeds: remember experiments run one seed per run; use `plastix remember --seed S`")
+    if steps:
+        cfg = dataclasses.replace(cfg, steps=steps, log_every=min(cfg.log_every, steps))
+    return cfg.validate()
+
+
+def _run_remember_suite(suite, members, steps, seeds, out, progress) -> None:
+    from plastix.experiments import get_experiment
+    from plastix.remember.cli import report_remember, write_recall_table
+    from plastix.remember.run import run_remember
+
+    cfgs = [_remember_overrides(get_experiment(m).config, steps, seeds, 0, 0, "", 0) for m in members]
+    runs = []
+    for m, cfg in zip(members, cfgs):
+        print(f"{m}: {get_experiment(m).description}")
+        res = run_remember(cfg, out, progress=progress, reuse=True)  # finished members are not trained again
+        report_remember(res)
+        runs.append(res.path)
+    cmp = Path(out) / f"{suite.replace('/', '-')}-comparison"
+    print(write_recall_table(runs, cmp))
+    print(f"results: {cmp.resolve()}/recall.md (.csv), plot: {cmp.resolve()}/recall.png")
 
 
 def _run_maze_suite(suite, members, generations, out, progress) -> None:
@@ -349,7 +393,7 @@ def _report(res) -> None:
 
 COMMANDS = {"train": train, "run": run_experiment, "list": list_all, "demo": demo, "compare": compare_runs,
             "copi": copi_train, "copi-features": copi_features, "copi-compress": copi_compress,
-            "evolve-maze": evolve_maze, "eval-maze": eval_maze, "maze-set": maze_set}
+            "evolve-maze": evolve_maze, "eval-maze": eval_maze, "maze-set": maze_set, "remember": remember}
 # `plastix evolve maze …` and `plastix eval maze …` are spelled as the issue asks
 _TWO_WORD = {("evolve", "maze"): "evolve-maze", ("eval", "maze"): "eval-maze"}
 

@@ -13,6 +13,7 @@ from plastix.config import TrainConfig
 from plastix.copi.config import METHOD_LABELS, CopiConfig
 from plastix.copi.config import METHODS as COPI_METHODS
 from plastix.eprnn.config import MazeConfig
+from plastix.remember.config import RememberConfig
 
 
 class Experiment(NamedTuple):
@@ -203,6 +204,36 @@ def _eprnn() -> dict[str, Experiment]:
     return out
 
 
+# ---- learning to remember (spec remember.md, a Gregor-style reconstruction) ------------------------
+# CPU budget [choice]: n_hid 16, F_w hidden 16, 16 streams, 3 ticks per frame (see SubstrateConfig.ticks).
+_RECALL = RememberConfig(model="rule", n_hid=16, fw_hidden=16, batch=16, lr=3e-3, steps=8_000, log_every=100,
+                         eval_episodes=1000, seed=0)
+_REMEMBER_PAPER = "Gregor 2020 (arXiv 2003.03124) — abstract only; task, model and budget are spec §2–4 [recon]"
+_RECALL_MODELS = {  # model: description
+    "rule": "Gregor-style substrate, learned synapse rule F_w",
+    "hebbian": "the same substrate with the fixed Hebbian synapse rule (λ, η learned; spec §6.1-3)",
+    "lstm": "LSTM trained by BPTT, as many trained parameters as the learned rule (spec §6.1-1a)",
+    "fastweights": "fast-weights RNN (Ba et al. 2016), λ 0.95, η 0.5, parameter-matched (spec §6.1-2)",
+}
+
+
+def _remember() -> dict[str, Experiment]:
+    ref = ("issue 8: meta-trains in under 1 hour on 2 CPU cores and beats the fixed Hebbian memory on recall at "
+           "delays beyond the training range (Δ > 8); the paper publishes no number")
+    out = {}
+    for model, desc in _RECALL_MODELS.items():
+        name = "remember/recall" if model == "rule" else f"remember/recall-{model}"
+        cfg = dataclasses.replace(_RECALL, model=model, name=name.replace("/", "-"))
+        out[name] = Experiment(cfg, f"{desc}; key→value snippets, N ≤ 4, Δ ≤ 8, {_RECALL.steps} meta-steps",
+                               f"{_REMEMBER_PAPER} [choice]", ref)
+    out["remember/smoke"] = Experiment(
+        RememberConfig(n_hid=4, d_a=3, d_w=2, d_e=2, fw_hidden=4, d_key=3, d_value=3, n_max=2, delay_max=2,
+                       batch=4, steps=4, log_every=2, eval_episodes=8, eval_n=(2,), eval_delays=(0, 6),
+                       eval_fixed_n=2, eval_fixed_delay=2, name="remember-smoke"),
+        "CI smoke run: a 4-neuron hidden layer, 4 meta-steps", "plastix [choice]", "finite numbers, bit-identical")
+    return out
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     "demo/reinforce-multiplexer11": _variant(
         _DEMO11, "reinforce", "reinforce-multiplexer11",
@@ -257,6 +288,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     **_rl(),
     **_copi(),
     **_eprnn(),
+    **_remember(),
 }
 
 # Suites: `plastix run NAME` runs every member, then writes a comparison table and plot.
@@ -264,6 +296,7 @@ SUITES: dict[str, tuple[str, ...]] = {
     **{f"copi/{base}": tuple(f"copi/{base}/{m}" for m in COPI_METHODS) for base in ("mnist", "cifar10", "digits")},
     "eprnn/maze9-cpu-table": tuple("eprnn/maze9-cpu" if a == "decprnn-post" else f"eprnn/maze9-cpu-{a}"
                                    for a in _MAZE9_AGENTS),
+    "remember/recall-table": tuple("remember/recall" if m == "rule" else f"remember/recall-{m}" for m in _RECALL_MODELS),
 }
 
 
