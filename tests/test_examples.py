@@ -35,3 +35,10 @@ def test_maze_plasticity_quick():
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-2000:]
     assert "| released genotype |" in p.stdout and "plasticity off" in p.stdout and "|W_h| max" in p.stdout
+
+
+def test_remember_inspect_quick():
+    p = subprocess.run([sys.executable, str(ROOT / "examples" / "remember_inspect.py"), "--quick"],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "| bit accuracy |" in p.stdout and "R² on its own state" in p.stdout

@@ -169,7 +169,7 @@ def test_locality_check_catches_a_leak(monkeypatch):
 
 def test_permuting_hidden_neurons_permutes_states():
     with jax.enable_x64(True):
-        sub = Substrate(SMALL, n_in=3, n_out=2)
+        sub = Substrate(dataclasses.replace(SMALL, ticks=2), n_in=3, n_out=2)
         p = jax.tree.map(lambda a: a.astype(jnp.float64), sub.init(jax.random.key(7)))
         st = jax.tree.map(lambda a: a.astype(jnp.float64), _random_state(sub, jax.random.key(8)))
         perm = np.arange(sub.n)

@@ -214,6 +214,8 @@ _RECALL_MODELS = {  # model: description
     "hebbian": "the same substrate with the fixed Hebbian synapse rule (λ, η learned; spec §6.1-3)",
     "lstm": "LSTM trained by BPTT, as many trained parameters as the learned rule (spec §6.1-1a)",
     "fastweights": "fast-weights RNN (Ba et al. 2016), λ 0.95, η 0.5, parameter-matched (spec §6.1-2)",
+    "gru": "GRU trained by BPTT, parameter-matched (spec §6.1-1a)",
+    "frozen": "the substrate with F_w frozen: random fixed synapse states, no plasticity (spec §6.1-5 ablation)",
 }
 
 
