@@ -87,13 +87,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="a published remember run directory")
     ap.add_argument("--streams", type=int, default=256)
-    ap.add_argument("--quick", action="store_true", help="train a tiny rule for 4 meta-steps instead")
+    ap.add_argument("--quick", action="store_true", help="inspect a tiny untrained rule instead (smoke test)")
     args = ap.parse_args()
-    if args.quick:
+    if args.quick:  # an untrained tiny rule written in the run-directory layout
         from plastix.experiments import get_experiment
-        from plastix.remember.run import run_remember
 
-        args.run = run_remember(get_experiment("remember/smoke").config, tempfile.mkdtemp(), progress=False).path
+        cfg = get_experiment("remember/smoke").config
+        args.run = Path(tempfile.mkdtemp())
+        (args.run / "config.json").write_text(json.dumps(cfg.to_dict()))
+        (args.run / "params.pkl").write_bytes(pickle.dumps(make_model(cfg).init(jax.random.key(0))))
         args.streams = 16
     if args.run is None:
         ap.error("--run: give a run directory (plastix run remember/recall) or --quick")
