@@ -32,8 +32,8 @@ import pandas as pd
 from plastix.remember.baselines import outer_product_recall
 from plastix.remember.config import RememberConfig
 from plastix.remember.task import TaskConfig, sample_batch
-from plastix.remember.train import evaluate, n_params, trainer_for
-from plastix.runner import NonFiniteError, RunResult, atomic_write_bytes, open_partial, publish_dir
+from plastix.remember.train import evaluate, n_params, recall_summary, trainer_for
+from plastix.runner import NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, publish_dir
 
 __all__ = ["run_remember", "recall_table", "outer_product_table", "plot_recall"]
 
@@ -69,10 +69,7 @@ def outer_product_table(cfg: RememberConfig, key: jax.Array) -> pd.DataFrame:
         read = np.asarray(ep.read)
         bits = (correct.mean(-1) * read).sum(1) / read.sum(1)
         exact = (correct.all(-1) * read).sum(1) / read.sum(1)
-        se = lambda a: float(a.std(ddof=1) / np.sqrt(len(a)))
-        rows.append({"sweep": sweep, "n": n, "delay": d, "episodes": cfg.eval_episodes,
-                     "bit_accuracy": float(bits.mean()), "bit_accuracy_se": se(bits),
-                     "exact_match": float(exact.mean()), "exact_match_se": se(exact)})
+        rows.append({"sweep": sweep, **recall_summary(n, d, bits, exact)})
     return pd.DataFrame(rows).assign(model="outer-product")
 
 
@@ -137,15 +134,12 @@ def run_remember(cfg: RememberConfig, out: str | Path = "runs", *, progress: boo
         bar = tqdm(total=chunks * cfg.log_every, initial=len(ckpt["logs"]) * cfg.log_every, desc=cfg.run_name,
                    unit="meta-step", leave=False, dynamic_ncols=True)
     done_here = 0
-    try:
+    with chunk_guard(partial, bar):  # a non-finite run leaves nothing behind; the bar always closes
         while len(ckpt["logs"]) < chunks:
             t_mark = time.perf_counter()
             ts, logs = trainer.chunk(ts, k_train)
             logs = {k: np.asarray(v) for k, v in logs.items()}
             if not all(np.isfinite(v).all() for v in logs.values()):
-                import shutil
-
-                shutil.rmtree(partial, ignore_errors=True)
                 raise NonFiniteError(f"non-finite loss or gradient by meta-step {int(ts.step)}; lower --lr "
                                      f"(now {cfg.lr}) or --clip (now {cfg.clip})")
             ckpt["logs"].append({"step": int(ts.step), **{k: float(v.mean()) for k, v in logs.items()}})
@@ -158,9 +152,6 @@ def run_remember(cfg: RememberConfig, out: str | Path = "runs", *, progress: boo
                 bar.set_postfix(bits=f"{ckpt['logs'][-1]['bit_accuracy']:.3f}")
             if stop_after is not None and done_here >= stop_after:
                 return RunResult(partial, pd.DataFrame(), {"stopped_at": int(ts.step)}, time.perf_counter() - t0)
-    finally:
-        if bar is not None:
-            bar.close()
     train_seconds = ckpt["seconds"]
     t_eval = time.perf_counter()
     tables = [recall_table(cfg, trainer.model, ts.params, k_eval), outer_product_table(cfg, k_eval)]

@@ -150,9 +150,13 @@ def evaluate(model, params, task: TaskConfig, key: jax.Array, n: int, delay: int
     bit accuracy and exact-match rate, each with its standard error over episodes."""
     tcfg = dataclasses.replace(task, n_min=n, n_max=n, delay_min=delay, delay_max=delay)
     out = _eval_program(model, tcfg, chunk)(params, key, episodes)
-    bits, exact = np.asarray(out[0])[:episodes], np.asarray(out[1])[:episodes]
+    return recall_summary(n, delay, np.asarray(out[0])[:episodes], np.asarray(out[1])[:episodes])
+
+
+def recall_summary(n: int, delay: int, bits: np.ndarray, exact: np.ndarray) -> dict[str, float]:
+    """One evaluation point from per-episode bit accuracies and exact-match rates: means and standard errors."""
     se = lambda a: float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
-    return {"n": n, "delay": delay, "episodes": episodes, "bit_accuracy": float(bits.mean()),
+    return {"n": n, "delay": delay, "episodes": len(bits), "bit_accuracy": float(bits.mean()),
             "bit_accuracy_se": se(bits), "exact_match": float(exact.mean()), "exact_match_se": se(exact)}
 
 
