@@ -1,5 +1,5 @@
 """The command line: ``plastix train | run | list | demo | compare | copi | copi-features | copi-compress |
-evolve maze | eval maze | maze-set | remember`` (tyro). Thin: parse, validate, run, report.
+evolve maze | eval maze | maze-set | remember | sweep | runs | report`` (tyro). Thin: parse, validate, run, report.
 
 Bad input (unknown names, impossible sizes, negative rates, non-finite values mid-run) prints one
 line ``plastix: error: …`` naming the option and the allowed values, and exits with code 2
@@ -391,9 +391,92 @@ def _report(res) -> None:
     print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
 
 
+def sweep_cmd(
+    experiment: Annotated[str, tyro.conf.Positional],
+    seeds: int = 0,
+    grid: tuple[str, ...] = (),
+    out: Path = Path("sweeps"),
+    workers: int = 0,
+    ray: str = "",
+    resume: bool = False,
+    progress: bool = True,
+    tensorboard: bool = False,
+) -> None:
+    """Run a registered experiment over a grid of configs × seeds, locally or on a Ray cluster.
+
+    Args:
+        experiment: a registered experiment (see `plastix list`), e.g. demo/reinforce-multiplexer11.
+        seeds: seeds per config, run as one vmapped call (0 = the experiment's).
+        grid: KEY=V1,V2 … config fields to sweep (their Cartesian product); tuples as A:B:C,
+            e.g. --grid lr=1e-2:1e-3:1e-4,3e-2:3e-3:3e-4 batch=8,32.
+        out: the results directory (one run directory per config, index.csv, report).
+        workers: local worker processes (0 = one per core, at most one per run; 1 = this process).
+        ray: run each config as a Ray task on this cluster: auto, local (start one here) or host:port.
+        resume: skip finished runs and continue interrupted ones from their last checkpoint.
+        progress: progress bars for the sweep and each run.
+        tensorboard: also write TensorBoard event files into each run directory (needs plastix[tensorboard]).
+    """
+    from plastix.platform.sweep import sweep
+
+    records = sweep(experiment, seeds=seeds, grid=grid, out=out, workers=workers, ray=ray, resume=resume,
+                    progress=progress, tensorboard=tensorboard)
+    failed = [r for r in records if r["status"] != "done"]
+    skipped = sum(1 for r in records if r.get("skipped"))
+    print(f"{len(records) - len(failed)} of {len(records)} runs done ({skipped} already finished) in "
+          f"{out}; index: {out / 'index.csv'}; report: plastix report {out}")
+    if failed:
+        raise UsageError(f"{len(failed)} run(s) failed: " + "; ".join(f"{r['run']}: {r['error']}" for r in failed))
+
+
+def runs_cmd(
+    results: Annotated[Path, tyro.conf.Positional] = Path("sweeps"),
+    where: tuple[str, ...] = (),
+    columns: tuple[str, ...] = (),
+) -> None:
+    """List the runs of a results directory (its index.csv), filtered.
+
+    Args:
+        results: a results directory written by `plastix sweep`.
+        where: COLUMN=VALUE (exact) or COLUMN~TEXT (substring) filters, all of which must hold,
+            e.g. --where status=done rule~weight.
+        columns: the columns to show (default: run, experiment, rule, task, seeds, grid, status,
+            wall time and the final metrics' means).
+    """
+    import pandas as pd
+
+    from plastix.platform.store import filter_index, live_status, load_index
+
+    frame = filter_index(live_status(results, load_index(results)), list(where))
+    if columns:
+        missing = [c for c in columns if c not in frame]
+        if missing:
+            raise UsageError(f"--columns: unknown column {missing[0]!r}; allowed: {', '.join(frame.columns)}")
+        shown = frame[list(columns)]
+    else:
+        lead = ["run", "experiment", "rule", "task", "seeds", "grid", "status", "wall_seconds"]
+        shown = frame[lead + [c for c in frame.columns if c.startswith("final_") and c.endswith("_mean")]]
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                           "display.max_colwidth", 60):
+        print(shown.to_string(index=False) if len(shown) else "no runs match")
+
+
+def report_cmd(results: Annotated[Path, tyro.conf.Positional], out: Path = Path("")) -> None:
+    """Write a self-contained HTML report and a markdown summary of a results directory.
+
+    Args:
+        results: a results directory written by `plastix sweep`.
+        out: where to write report.html, report.md and report/ (default: the results directory).
+    """
+    from plastix.platform.report import report
+
+    html_path, md_path = report(results, out if str(out) not in ("", ".") else None)
+    print(f"report: {html_path}\nsummary: {md_path}")
+
+
 COMMANDS = {"train": train, "run": run_experiment, "list": list_all, "demo": demo, "compare": compare_runs,
             "copi": copi_train, "copi-features": copi_features, "copi-compress": copi_compress,
-            "evolve-maze": evolve_maze, "eval-maze": eval_maze, "maze-set": maze_set, "remember": remember}
+            "evolve-maze": evolve_maze, "eval-maze": eval_maze, "maze-set": maze_set, "remember": remember,
+            "sweep": sweep_cmd, "runs": runs_cmd, "report": report_cmd}
 # `plastix evolve maze …` and `plastix eval maze …` are spelled as the issue asks
 _TWO_WORD = {("evolve", "maze"): "evolve-maze", ("eval", "maze"): "eval-maze"}
 
@@ -422,11 +505,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) >= 2 and (args[0], args[1]) in _TWO_WORD:
         args = [_TWO_WORD[(args[0], args[1])], *args[2:]]
     from plastix.eprnn.cli import MazeInputError
+    from plastix.platform.store import StoreError
+    from plastix.platform.sweep import SweepError
 
     try:
         tyro.extras.subcommand_cli_from_dict(COMMANDS, args=args, prog="plastix")
     except (ConfigError, UsageError, NonFiniteError, MissingDependencyError, DataError, MazeInputError,
-            FloatingPointError) as e:
+            FloatingPointError, StoreError, SweepError) as e:
         print(f"plastix: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -21,6 +21,9 @@ class Experiment(NamedTuple):
     description: str
     paper: str  # source of the configuration
     reference: str  # the number to reach, or why there is none
+    # (summary key, paper's number) where the reference is one number the runs measure; the report
+    # puts the measured mean ± 95 % CI beside it
+    target: tuple[str, float] | None = None
 
 
 # The WM reference multiplexer config (spec team_rules.md §11.2 `mp`), rule routing replaced.
@@ -31,9 +34,10 @@ _DEMO11 = TrainConfig(task="multiplexer", bits=11, hidden=(64, 32), lr=(3e-2, 3e
                       steps=40_000, seeds=5, log_every=40)
 
 def _variant(base: TrainConfig, rule: str, name: str, description: str, paper: str, reference: str,
-             **overrides) -> Experiment:
+             target: tuple[str, float] | None = None, **overrides) -> Experiment:
     """An experiment that is ``base`` with the learning rule (the reward routing) replaced."""
-    return Experiment(dataclasses.replace(base, rule=rule, name=name, **overrides), description, paper, reference)
+    return Experiment(dataclasses.replace(base, rule=rule, name=name, **overrides), description, paper, reference,
+                      target)
 
 
 # MAP-prop reference multiplexer config (spec §11.3 `mp`): 37-bit, batch 128, 4M samples.
@@ -119,11 +123,13 @@ def _rl() -> dict[str, Experiment]:
         out[f"weight-max/{env}"] = Experiment(
             dataclasses.replace(base, name=f"weight-max-{env}"),
             f"Weight Maximization actor, TD(λ) backprop critic, {base.episodes} episodes",
-            f"{_WM_RL_PAPER} `{cid}` [ref]", f"{ref}: {_RL_METRIC} (README of stephen-chung-mh/weight_max)")
+            f"{_WM_RL_PAPER} `{cid}` [ref]", f"{ref}: {_RL_METRIC} (README of stephen-chung-mh/weight_max)",
+            ("mean_return_over_run", float(ref.split()[0])))
         out[f"weight-max-traces/{env}"] = Experiment(
             dataclasses.replace(base, actor_lambda=over["critic_lambda"], name=f"weight-max-traces-{env}"),
             f"Weight Maximization with actor traces (λ = {over['critic_lambda']}), {base.episodes} episodes",
-            f"{_WM_RL_PAPER} `{cid}_t` [ref]", f"{ref_t}: {_RL_METRIC} (README of stephen-chung-mh/weight_max)")
+            f"{_WM_RL_PAPER} `{cid}_t` [ref]", f"{ref_t}: {_RL_METRIC} (README of stephen-chung-mh/weight_max)",
+            ("mean_return_over_run", float(ref_t.split()[0])))
         if env == "lunarlander":
             continue
         for rule, extra, what in (("uwm", {}, "UWM actor (counterfactual reconstruction)"),
@@ -140,7 +146,7 @@ def _rl() -> dict[str, Experiment]:
         cfg = TrainConfig(task=env, seeds=10, name=f"map-prop-{env}", **_MAP_RL_COMMON, **over)
         out[f"map-prop/{env}"] = Experiment(
             cfg, f"MAP-propagation actor and critic, {cfg.episodes} episodes", f"{_MAP_RL_PAPER} `{cid}` [ref]",
-            f"{ref}: {_RL_METRIC} (README of stephen-chung-mh/map_prop)")
+            f"{ref}: {_RL_METRIC} (README of stephen-chung-mh/map_prop)", ("mean_return_over_run", float(ref.split()[0])))
     return out
 
 
@@ -249,7 +255,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         _WM_MP20, "weight_max", "weight-max-multiplexer20",
         "Weight Maximization, reference config (20-bit, [64, 32], batch 1, 800k samples, Adam 1e-2/1e-3/1e-4)",
         f"{_MP20_PAPER} [ref]",
-        "mean reward over all samples 0.81 (0.01), 10 seeds (README of stephen-chung-mh/weight_max)"),
+        "mean reward over all samples 0.81 (0.01), 10 seeds (README of stephen-chung-mh/weight_max)",
+        target=("mean_reward_over_run", 0.81)),
     "reinforce/multiplexer20": _variant(
         _WM_MP20, "reinforce", "reinforce-multiplexer20",
         "REINFORCE on the WM reference multiplexer config", f"{_MP20_PAPER}, reward routing replaced [choice]",

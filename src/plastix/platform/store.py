@@ -1,0 +1,165 @@
+"""The results store: one directory per run, one record per run, and an index table of them all.
+
+Layout of a results directory ``OUT``::
+
+    OUT/<run name>/            the published run (config.json, metrics, summary.json, plots, …)
+    OUT/.<run name>.partial/   an unfinished run's checkpoint (resumed by ``--resume``)
+    OUT/.records/<run>.json    the run's record: experiment, grid, status, wall time, final metrics
+    OUT/.locks/<run>.lock      held (``flock``) by the process running that run
+    OUT/index.csv              every record as one table (``pandas.read_csv``)
+
+Every file is written atomically (temporary file, then ``os.replace``). The index is rebuilt from
+the records under an exclusive lock after each change, so two sweeps writing into the same
+directory never interleave a write or lose a record; a run is claimed by an exclusive ``flock`` on
+its lock file, so two sweeps never run the same config into the same directory at once (the second
+waits, then skips it under ``--resume``). ``fcntl`` locks are released by the kernel when a process
+dies, so a killed sweep leaves no stale lock. ``fcntl`` is POSIX-only, like the rest of the runner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from plastix.runner import atomic_write_bytes
+
+INDEX = "index.csv"
+STATUSES = ("running", "done", "failed")
+# leading columns of the index, in this order; final metrics follow
+COLUMNS = ("run", "config_hash", "experiment", "family", "rule", "task", "seeds", "grid", "status",
+           "wall_seconds", "started", "finished", "host", "error")
+
+
+class StoreError(Exception):
+    """The results directory cannot be used (not writable, not a results directory, …)."""
+
+
+def check_writable(out: Path) -> None:
+    """Create ``out`` if needed and prove it is writable (StoreError naming it otherwise)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise StoreError(f"results directory {out} is not writable ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def locked(path: Path, blocking: bool = True):
+    """An exclusive ``flock`` on ``path`` for the ``with`` block; yields False if non-blocking and taken."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def run_lock(out: Path, run: str):
+    return locked(out / ".locks" / f"{run}.lock")
+
+
+def _numeric_finals(summary: dict[str, Any]) -> dict[str, float]:
+    """The summary's scalar numbers (final metrics, means over the run), for the index."""
+    skip = {"steps", "samples", "seeds", "generations", "meta_steps", "wall_seconds", "seconds"}
+    out = {}
+    for k, v in summary.items():
+        if k in skip or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        out[k] = float(v)
+    return out
+
+
+def make_record(planned, status: str, *, started: float, wall: float = math.nan, summary: dict | None = None,
+                error: str = "") -> dict[str, Any]:
+    cfg = planned.config
+    rec = {"run": cfg.name, "config_hash": cfg.digest(), "experiment": planned.experiment,
+           "family": type(cfg).__name__, "rule": getattr(cfg, "rule", getattr(cfg, "model", getattr(cfg, "agent", ""))),
+           "task": getattr(cfg, "task_name", getattr(cfg, "dataset", getattr(cfg, "task", ""))),
+           "seeds": getattr(cfg, "seeds", 1), "grid": json.dumps(planned.grid, sort_keys=True),
+           "status": status, "wall_seconds": wall,
+           "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+           "finished": time.strftime("%Y-%m-%dT%H:%M:%S") if status != "running" else "",
+           "host": socket.gethostname(), "error": error}
+    if not isinstance(rec["task"], str):  # RememberConfig.task is a TaskConfig
+        rec["task"] = "remember"
+    if summary:
+        rec.update(_numeric_finals(summary))
+    return rec
+
+
+def write_record(out: Path, record: dict[str, Any]) -> None:
+    """Store one run's record and rebuild the index (both atomically, under the index lock)."""
+    rec_dir = out / ".records"
+    rec_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(rec_dir / f"{record['run']}.json", (json.dumps(record, indent=1) + "\n").encode())
+    rebuild_index(out)
+
+
+def read_records(out: Path) -> list[dict[str, Any]]:
+    recs = []
+    for p in sorted((out / ".records").glob("*.json")):
+        recs.append(json.loads(p.read_text()))
+    return recs
+
+
+def rebuild_index(out: Path) -> pd.DataFrame:
+    with locked(out / ".locks" / "index.lock"):
+        frame = records_frame(read_records(out))
+        atomic_write_bytes(out / INDEX, frame.to_csv(index=False).encode())
+    return frame
+
+
+def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(records)
+    if frame.empty:
+        return pd.DataFrame(columns=list(COLUMNS))
+    lead = [c for c in COLUMNS if c in frame]
+    return frame[lead + sorted(c for c in frame if c not in COLUMNS)]
+
+
+def load_index(out: str | Path) -> pd.DataFrame:
+    """The index table of a results directory (StoreError if ``out`` holds no sweep results)."""
+    out = Path(out)
+    if not (out / INDEX).exists():
+        raise StoreError(f"{out} is not a results directory (no {INDEX}; `plastix sweep` writes one)")
+    return pd.read_csv(out / INDEX)
+
+
+def filter_index(frame: pd.DataFrame, where: list[str]) -> pd.DataFrame:
+    """Rows matching every ``column=value`` (values compared as text; ``~`` for a substring)."""
+    for cond in where:
+        key, op, value = (cond.partition("~") if "~" in cond and "=" not in cond else cond.partition("="))
+        if not op or key not in frame:
+            raise StoreError(f"--where: {cond!r} is not column=value or column~text; columns: "
+                             f"{', '.join(frame.columns)}")
+        col = frame[key].astype(str)
+        frame = frame[col.str.contains(value, regex=False)] if op == "~" else frame[col == value]
+    return frame
+
+
+def live_status(out: str | Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``running`` run whose lock nobody holds shown as ``interrupted`` (its process
+    died; ``plastix sweep --resume`` continues it)."""
+    out = Path(out)
+    frame = frame.copy()
+    for i in frame.index[frame.status == "running"]:
+        with locked(out / ".locks" / f"{frame.at[i, 'run']}.lock", blocking=False) as free:
+            if free:
+                frame.at[i, "status"] = "interrupted"
+    return frame
