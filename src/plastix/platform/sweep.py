@@ -75,7 +75,9 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
     """Run one planned config into ``out`` and return its index record (the worker function of
     the local pool and of Ray). A run already finished is skipped when ``resume`` is set."""
     from plastix.runner import NonFiniteError
+    from plastix.runtime import configure
 
+    configure()  # a Ray worker may be a fresh process: the same XLA settings and compile cache as here
     out_p = Path(out)
     cfg = planned.config
     with run_lock(out_p, cfg.name):  # another sweep on the same directory waits here
@@ -182,6 +184,10 @@ def sweep(experiment: str, *, seeds: int = 0, grid: list[str] | tuple[str, ...] 
             raise SweepError(f"--tensorboard: {tb.INSTALL_HINT}")
     out = Path(out).absolute()
     n_workers = min(workers or os.cpu_count() or 1, len(planned))
+    if ray:
+        from plastix.runtime import configure
+
+        configure()  # sets XLA_FLAGS here, which the Ray tasks then receive
     ray_mod, started_ray = connect_ray(ray, n_workers) if ray else (None, False)
     try:
         check_writable(out)
@@ -205,7 +211,9 @@ def sweep(experiment: str, *, seeds: int = 0, grid: list[str] | tuple[str, ...] 
 
     try:
         if ray_mod is not None:
-            task = ray_mod.remote(num_cpus=1)(execute)
+            # the XLA flags decide the floating-point reduction order: the workers get this process's
+            env = {k: os.environ[k] for k in ("XLA_FLAGS", "PLASTIX_CACHE") if k in os.environ}
+            task = ray_mod.remote(num_cpus=1, runtime_env={"env_vars": env})(execute)
             refs = {task.remote(p, str(out), resume, False, tensorboard): i for i, p in enumerate(planned)}
             pending = list(refs)
             while pending:
