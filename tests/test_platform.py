@@ -19,6 +19,7 @@ from plastix.cli import main
 from plastix.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.config import MazeConfig
+from plastix.platform import report
 from plastix.platform.grid import parse_grid, plan
 from plastix.platform.store import load_index
 from plastix.platform.sweep import prepare, sweep
@@ -224,6 +225,15 @@ def test_ray_sweep_gives_the_local_numbers(local_sweep, tmp_path):
     assert [r["run"] for r in got] == [r["run"] for r in records] and {r["status"] for r in got} == {"done"}
     for r in records:
         pd.testing.assert_frame_equal(_metrics(tmp_path, r["run"]), _metrics(out, r["run"]))
+
+
+def test_single_seed_family_sweeps_one_run_per_seed_and_reports(tmp_path):
+    recs = sweep("eprnn/smoke", seeds=2, grid=["generations=2"], out=tmp_path, workers=1, progress=False,
+                 tensorboard=True)
+    assert [r["status"] for r in recs] == ["done", "done"] and [r["rule"] for r in recs] == ["decprnn-post"] * 2
+    assert len(list((tmp_path / recs[1]["run"] / "tensorboard" / "seed1").glob("events.*"))) == 1
+    report_md = (report(tmp_path)[1]).read_text()
+    assert "| config (2 seeds) | 2 | " in report_md  # the two single-seed runs are one config's seeds
 
 
 # ---- bad input ------------------------------------------------------------------------------------------

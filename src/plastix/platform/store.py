@@ -85,11 +85,19 @@ def _numeric_finals(summary: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _rule_of(cfg) -> str:
+    """What is being trained: the team rule, the COPI weight rule and perturbation, the maze agent or
+    the memory model."""
+    if hasattr(cfg, "weight_rule"):
+        return f"{cfg.weight_rule}-{cfg.perturbation}"
+    return str(getattr(cfg, "rule", None) or getattr(cfg, "agent", None) or getattr(cfg, "model", ""))
+
+
 def make_record(planned, status: str, *, started: float, wall: float = math.nan, summary: dict | None = None,
                 error: str = "") -> dict[str, Any]:
     cfg = planned.config
     rec = {"run": cfg.name, "config_hash": cfg.digest(), "experiment": planned.experiment,
-           "family": type(cfg).__name__, "rule": getattr(cfg, "rule", getattr(cfg, "model", getattr(cfg, "agent", ""))),
+           "family": type(cfg).__name__, "rule": _rule_of(cfg),
            "task": getattr(cfg, "task_name", getattr(cfg, "dataset", getattr(cfg, "task", ""))),
            "seeds": getattr(cfg, "seeds", 1), "grid": json.dumps(planned.grid, sort_keys=True),
            "status": status, "wall_seconds": wall,
