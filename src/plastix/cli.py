@@ -15,6 +15,7 @@ from typing import Annotated
 
 import tyro
 
+from plastix.blur.config import BlurCmaConfig
 from plastix.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.cli import eval_maze, evolve_maze, maze_set
@@ -106,8 +107,15 @@ def run_experiment(
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
         report_remember(run_remember(cfg, out, progress=progress))
         return
+    if isinstance(cfg, BlurCmaConfig):
+        from plastix.blur.run import run_blur_cma
+
+        cfg = _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
+        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
+        _report_blur(run_blur_cma(cfg, out, progress=progress))
+        return
     if generations:
-        raise UsageError("--generations: only maze experiments (eprnn/*) take it")
+        raise UsageError("--generations: only maze (eprnn/*) and BLUR (blur/*) experiments take it")
     if not isinstance(cfg, TrainConfig):
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
         from plastix.copi.runner import run_copi
@@ -160,6 +168,29 @@ def _maze_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
     if generations:
         cfg = dataclasses.replace(cfg, generations=generations, eval_every=min(cfg.eval_every, generations))
     return cfg.validate()
+
+
+def _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
+    for flag, v in (("steps", steps), ("episodes", episodes), ("epochs", epochs)):
+        if v:
+            raise UsageError(f"--{flag}: BLUR CMA-ES experiments are measured in generations; use --generations")
+    if generations < 0 or seeds < 0:
+        raise UsageError(f"--{'generations' if generations < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
+    if seeds > 1:
+        raise UsageError("--seeds: a BLUR CMA-ES run is one seed; use `plastix sweep blur/… --seeds N`")
+    if generations:
+        cfg = dataclasses.replace(cfg, generations=generations, eval_every=min(cfg.eval_every, generations))
+    if data_dir:
+        cfg = dataclasses.replace(cfg, data_dir=data_dir)
+    return cfg.validate()
+
+
+def _report_blur(res) -> None:
+    s = res.summary
+    print(f"{res.path}: {s['generations']} generations in {s['seconds']:.0f} s; best fitness {s['best_fitness']:.3f}; "
+          f"test accuracy of the mean genome's learner {s['final_test_accuracy']:.3f} "
+          f"(best over the run {s['best_test_accuracy']:.3f})")
+    print(f"  genome: {res.path / 'genome.npz'}  plots: {res.path / 'fitness.png'}, {res.path / 'curve.png'}")
 
 
 def _remember_overrides(cfg, steps, seeds, episodes, epochs, data_dir, generations):

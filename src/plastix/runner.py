@@ -244,6 +244,15 @@ def publish_dir(cfg: TrainConfig, partial: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def progress_bar(enabled: bool, total: int, initial: int, desc: str, unit: str):
+    """A transient tqdm bar on stderr (``None`` when disabled): one per run, in every family's runner."""
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
+
+
 def _progress(enabled: bool, cfg: TrainConfig, done: int):
     if not enabled:
         return None

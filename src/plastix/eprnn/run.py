@@ -38,7 +38,7 @@ from plastix.eprnn.es import check_fitness, make_strategy
 from plastix.eprnn.genotype import STORED_MAZES, bundled, save_genotype
 from plastix.eprnn.lifetime import HARD_WEIGHTS, PAPER_WEIGHTS, EpisodeStats, Lifetime, evaluate, fitness
 from plastix.eprnn.maze import Maze, MazeEnv, load_mazes, sample_mazes
-from plastix.runner import RunResult, atomic_write_bytes, open_partial, publish_dir
+from plastix.runner import RunResult, atomic_write_bytes, open_partial, progress_bar, publish_dir
 
 __all__ = ["run_evolve", "evaluation_mazes", "episode_table", "lifetime_of", "meta_test", "weighted_fitness"]
 
@@ -159,12 +159,7 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
         ckpt = {"digest": cfg.digest(), "gen": 0, "state": jax.device_get(es.init(k_es, flat0)), "gens": [],
                 "evals": [], "seconds": 0.0}
     state = jax.tree.map(jnp.asarray, ckpt["state"])
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=cfg.generations, initial=ckpt["gen"], desc=cfg.run_name, unit="gen", leave=False,
-                   dynamic_ncols=True)
+    bar = progress_bar(progress, cfg.generations, ckpt["gen"], cfg.run_name, "gen")
 
     def evaluate_mean(gen: int):
         stats = jax.device_get(test(es.mean(state), eval_mz, jax.random.fold_in(k_eval, gen)))

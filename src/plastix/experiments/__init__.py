@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+from plastix.blur.config import BlurCmaConfig
 from plastix.config import TrainConfig
 from plastix.copi.config import METHOD_LABELS, CopiConfig
 from plastix.copi.config import METHODS as COPI_METHODS
@@ -298,6 +299,18 @@ EXPERIMENTS: dict[str, Experiment] = {
     **_copi(),
     **_eprnn(),
     **_remember(),
+    "blur/cmaes-mnist14": Experiment(
+        BlurCmaConfig(name="blur-cmaes-mnist14"),
+        "BLUR genome (k = 2, 196-512-10) evolved by CMA-ES (population 80, 400 generations); fitness = query "
+        "accuracy after 15 inner batches of 128 on the bundled 4,000 MNIST training images at 14 × 14",
+        "Sandler et al., ICML 2021 (BLUR) §5.2 [paper]; σ₀, init and the normalisation/Oja options [choice]",
+        "paper: fitness 0.84 after 400 CMA steps on full MNIST 14 × 14; issue 7: ≥ 0.80 test accuracy of the "
+        "15-step learner on the MNIST subset", ("final_test_accuracy", 0.84)),
+    "blur/smoke": Experiment(
+        BlurCmaConfig(dataset="digits", side=0, hidden=(16,), population=8, generations=4, n_support=3, n_query=2,
+                      batch=32, eval_every=2, eval_draws=1, curve_steps=5, name="blur-smoke"),
+        "CI smoke run: BLUR CMA-ES on digits, 64-16-10, population 8, 4 generations", "plastix [choice]",
+        "finite numbers, bit-identical across runs"),
 }
 
 # Suites: `plastix run NAME` runs every member, then writes a comparison table and plot.

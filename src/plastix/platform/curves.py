@@ -19,6 +19,7 @@ FAMILIES = {
     "CopiConfig": ("metrics.parquet", ("epoch",), ("test_acc",)),
     "MazeConfig": ("generations.parquet", ("generation",), ("mean", "best")),
     "RememberConfig": ("training.parquet", ("step",), ("bit_accuracy", "loss")),
+    "BlurCmaConfig": ("metrics.parquet", ("generation",), ("test_accuracy",)),
 }
 _NOT_METRICS = {"seed", "step", "samples", "episode", "epoch", "generation", "status", "length", "steps"}
 
@@ -36,6 +37,8 @@ def family_of(run_dir: Path) -> str:
         return "MazeConfig"
     if "dataset" in cfg and "decorrelation" in cfg:
         return "CopiConfig"
+    if "sigma0" in cfg and "n_support" in cfg:
+        return "BlurCmaConfig"
     if "d_key" in cfg:
         return "RememberConfig"
     return "TrainConfig"

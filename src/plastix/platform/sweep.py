@@ -37,6 +37,7 @@ class SweepError(Exception):
 
 def run_config(cfg, out: Path, *, progress: bool, resume: bool):
     """Run one config of any family with its own runner; returns the runner's ``RunResult``."""
+    from plastix.blur.config import BlurCmaConfig
     from plastix.config import TrainConfig
     from plastix.copi.config import CopiConfig
     from plastix.eprnn.config import MazeConfig
@@ -54,6 +55,10 @@ def run_config(cfg, out: Path, *, progress: bool, resume: bool):
         from plastix.eprnn.run import run_evolve
 
         return run_evolve(cfg, out, progress=progress, resume=resume)
+    if isinstance(cfg, BlurCmaConfig):
+        from plastix.blur.run import run_blur_cma
+
+        return run_blur_cma(cfg, out, progress=progress, resume=resume)
     if isinstance(cfg, RememberConfig):
         from plastix.remember.run import run_remember
 

@@ -1,0 +1,176 @@
+"""BLUR meta-training by CMA-ES as a run (``plastix run blur/cmaes-mnist14``): compile once, evolve in
+chunks of ``eval_every`` generations, checkpoint after each chunk, publish ``out/<run_name>/``:
+
+* ``config.json``; ``generations.parquet`` (generation, best fitness so far, population mean fitness);
+* ``metrics.parquet`` (generation, test accuracy of the CMA mean genome's ``n_support``-step learner,
+  averaged over ``eval_draws`` synapse draws, on the held-out test images);
+* ``curve.parquet`` (inner step 0 … ``curve_steps``, test accuracy of the final mean genome);
+* ``genome.npz`` (the final mean genome, :func:`plastix.blur.load_genome`), ``best_genome.npz``;
+* ``summary.json``, ``fitness.png``, ``curve.png``.
+
+Fitness (spec §5.2): accuracy on ``n_query`` batches drawn from the training images after
+``n_support`` inner steps on training batches, fresh synapses; every member sees the same draws in
+a generation. The test images are never seen during evolution. Same config and seed ⇒ the same
+numbers, however the run was interrupted and resumed (chunks start at multiples of ``eval_every``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import pickle
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from plastix.blur.config import BlurCmaConfig
+from plastix.blur.evolve import make_cmaes
+from plastix.blur.genome import backprop_genome, random_genome, save_genome
+from plastix.blur.network import BlurNet, init_synapses, inner_step, predict
+from plastix.blur.tasks import dataset_sampler, resize_images
+from plastix.config import ConfigError
+from plastix.runner import (RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
+                            publish_dir)
+
+
+def load_images(cfg: BlurCmaConfig):
+    """(x_train, y_train, x_test, y_test, n_classes) at ``cfg.side`` (ConfigError for an impossible size)."""
+    from plastix.datasets import load
+
+    ds = load(cfg.dataset, cfg.data_dir or None)
+    native = ds.image_shape[-1] if len(ds.image_shape) == 2 else 0
+    x_tr, x_te = ds.x_train, ds.x_test
+    if cfg.side and cfg.side != native:
+        if not native or cfg.side > native:
+            raise ConfigError("side", f"side={cfg.side}: {cfg.dataset} images are {native}×{native}; allowed: 0 or "
+                                      f"1…{native}")
+        x_tr, x_te = resize_images(x_tr, native, cfg.side), resize_images(x_te, native, cfg.side)
+    return (np.asarray(x_tr, np.float32), np.asarray(ds.y_train, np.int32), np.asarray(x_te, np.float32),
+            np.asarray(ds.y_test, np.int32), ds.n_classes)
+
+
+def make_net(cfg: BlurCmaConfig, n_in: int, n_out: int) -> BlurNet:
+    return BlurNet((n_in, *cfg.hidden, n_out), k=cfg.k, normalize=cfg.normalize, oja=cfg.oja).validate()
+
+
+@functools.lru_cache(maxsize=4)
+def _program(cfg: BlurCmaConfig):
+    """The compiled pieces of a run (cached per config: the tests share them)."""
+    x_tr, y_tr, x_te, y_te, n_classes = load_images(cfg)
+    net = make_net(cfg, x_tr.shape[1], n_classes)
+    sample = dataset_sampler(x_tr, y_tr)
+    key = jax.random.key(cfg.seed)
+    template = (random_genome(jax.random.fold_in(key, 1), cfg.k) if cfg.init == "random"
+                else backprop_genome(0.1, cfg.k))
+    cma = make_cmaes(net, sample, template, cfg.population, cfg.sigma0, cfg.n_support, cfg.n_query, cfg.batch)
+    xt, yt = jnp.asarray(x_te), jnp.asarray(y_te)
+
+    def learner_curve(g, k, steps: int):
+        """Test accuracy after 0 … ``steps`` inner steps, mean over ``eval_draws`` synapse draws."""
+        def one(kk):
+            syn = init_synapses(jax.random.fold_in(kk, 0), net)
+            xs, ys = jax.vmap(lambda k2: sample(k2, cfg.batch))(jax.random.split(jax.random.fold_in(kk, 1), steps))
+            acc = lambda s: jnp.mean(jnp.argmax(predict(net, g, s, xt), -1) == yt)  # noqa: E731
+            syn, accs = jax.lax.scan(lambda s, xy: (inner_step(net, g, s, xy[0], xy[1])[0],) * 2, syn, (xs, ys))
+            return jnp.concatenate([acc(init_synapses(jax.random.fold_in(kk, 0), net))[None],
+                                    jax.vmap(acc)(accs)])
+        return jnp.mean(jax.vmap(one)(jax.random.split(k, cfg.eval_draws)), 0)
+
+    def test_accuracy(g, k):
+        def one(kk):
+            syn = init_synapses(jax.random.fold_in(kk, 0), net)
+            xs, ys = jax.vmap(lambda k2: sample(k2, cfg.batch))(jax.random.split(jax.random.fold_in(kk, 1),
+                                                                                  cfg.n_support))
+            syn, _ = jax.lax.scan(lambda s, xy: (inner_step(net, g, s, xy[0], xy[1])[0], None), syn, (xs, ys))
+            return jnp.mean(jnp.argmax(predict(net, g, syn, xt), -1) == yt)
+        return jnp.mean(jax.vmap(one)(jax.random.split(k, cfg.eval_draws)))
+
+    return (cma, template, jax.jit(cma.generations, static_argnums=2), jax.jit(test_accuracy),
+            jax.jit(learner_curve, static_argnums=2))
+
+
+def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool = True, resume: bool = True,
+                 stop_after: int | None = None) -> RunResult:
+    """Evolve ``cfg`` and publish ``out/<cfg.run_name>/`` (module docstring). ``stop_after`` ends after
+    that many chunks with the checkpoint written and nothing published (tests of resumption)."""
+    cfg.validate()
+    t0 = time.perf_counter()
+    cma, template, generations, test_accuracy, learner_curve = _program(dataclasses.replace(cfg, name=""))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
+    key = jax.random.key(cfg.seed)
+    k_es, k_run, k_eval = (jax.random.fold_in(key, i) for i in (2, 3, 4))
+    ckpt = open_partial(cfg, partial, resume)
+    if ckpt is None:
+        ckpt = {"digest": cfg.digest(), "gen": 0, "state": jax.device_get(cma.init(k_es, template)), "gens": [],
+                "evals": [], "seconds": 0.0}
+    state = jax.tree.map(jnp.asarray, ckpt["state"])
+    bar = progress_bar(progress, cfg.generations, ckpt["gen"], cfg.run_name, "gen")
+    t_mark, chunks_here = time.perf_counter(), 0
+    with chunk_guard(partial, bar):
+        if not ckpt["evals"]:
+            ckpt["evals"].append({"generation": 0, "test_accuracy": float(test_accuracy(cma.mean_genome(state),
+                                                                                         k_eval))})
+        while ckpt["gen"] < cfg.generations:
+            gen = ckpt["gen"]
+            n = min(cfg.eval_every, cfg.generations - gen)
+            state, (best, mean) = generations(state, jax.random.fold_in(k_run, gen), n)
+            best, mean = np.asarray(best), np.asarray(mean)
+            if not np.isfinite(mean).all():
+                from plastix.runner import NonFiniteError
+
+                raise NonFiniteError(f"non-finite fitness in generations {gen + 1}–{gen + n}; lower --sigma0 "
+                                     f"(now {cfg.sigma0})")
+            ckpt["gens"] += [{"generation": gen + i + 1, "best": float(b), "mean": float(m)}
+                             for i, (b, m) in enumerate(zip(best, mean))]
+            ckpt["gen"] = gen + n
+            acc = float(test_accuracy(cma.mean_genome(state), jax.random.fold_in(k_eval, ckpt["gen"])))
+            ckpt["evals"].append({"generation": ckpt["gen"], "test_accuracy": acc})
+            ckpt["state"] = jax.device_get(state)
+            ckpt["seconds"] += time.perf_counter() - t_mark
+            t_mark = time.perf_counter()
+            atomic_write_bytes(partial / "checkpoint.pkl", pickle.dumps(ckpt))
+            chunks_here += 1
+            if bar is not None:
+                bar.update(n)
+                bar.set_postfix(best=f"{best[-1]:.3f}", test=f"{acc:.3f}")
+            if stop_after is not None and chunks_here >= stop_after:
+                return RunResult(partial, pd.DataFrame(), {"stopped_at": ckpt["gen"]}, time.perf_counter() - t0)
+    return _publish(cfg, cma, state, ckpt, learner_curve, k_eval, partial, final, time.perf_counter() - t0)
+
+
+def _publish(cfg, cma, state, ckpt, learner_curve, k_eval, partial: Path, final: Path, seconds: float) -> RunResult:
+    from plastix.plotting import plot_curves
+
+    mean_g = cma.mean_genome(state)
+    curve = np.asarray(learner_curve(mean_g, jax.random.fold_in(k_eval, 10**6), cfg.curve_steps))
+    gens, evals = pd.DataFrame(ckpt["gens"]), pd.DataFrame(ckpt["evals"])
+    curve_t = pd.DataFrame({"step": np.arange(cfg.curve_steps + 1), "test_accuracy": curve})
+    save_genome(jax.device_get(mean_g), partial / "genome.npz")
+    save_genome(jax.device_get(cma.best_genome(state)), partial / "best_genome.npz")
+    summary = {"run": cfg.run_name, "generations": int(ckpt["gen"]), "seconds": round(ckpt["seconds"], 1),
+               "final_test_accuracy": float(evals.test_accuracy.iloc[-1]),
+               "best_test_accuracy": float(evals.test_accuracy.max()),
+               "best_fitness": float(gens.best.iloc[-1]), "final_mean_fitness": float(gens["mean"].iloc[-1]),
+               f"curve_accuracy_at_{cfg.n_support}": float(curve[cfg.n_support]) if cfg.curve_steps >= cfg.n_support
+               else None, "curve_accuracy_last": float(curve[-1])}
+    (partial / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    gens.to_parquet(partial / "generations.parquet", index=False)
+    evals.to_parquet(partial / "metrics.parquet", index=False)
+    curve_t.to_parquet(partial / "curve.parquet", index=False)
+    (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    x = gens.generation.to_numpy()
+    plot_curves({"best so far": (x, gens.best.to_numpy()[None]), "population mean": (x, gens["mean"].to_numpy()[None]),
+                 "test (mean genome)": (evals.generation.to_numpy(), evals.test_accuracy.to_numpy()[None])},
+                partial / "fitness.png", xlabel="generation", ylabel="accuracy",
+                title=f"BLUR CMA-ES · {cfg.dataset} {cfg.side or ''} · P={cfg.population}")
+    plot_curves({"final mean genome": (curve_t.step.to_numpy(), curve[None])}, partial / "curve.png",
+                xlabel="inner step", ylabel="test accuracy", title=f"{cfg.run_name}: the learner")
+    publish_dir(cfg, partial, final)
+    return RunResult(final, evals, summary, seconds)
