@@ -24,7 +24,7 @@ def test_smoke_run_via_cli_and_sweep_give_identical_numbers(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 generations" in out and "genome:" in out
     a = tmp_path / "a" / "blur-smoke"
-    for f in ("config.json", "summary.json", "genome.npz", "best_genome.npz", "fitness.png", "curve.png"):
+    for f in ("config.json", "summary.json", "genome.npz", "best_genome.npz", "fitness.png", "curve.png", "sgd.parquet"):
         assert (a / f).exists(), f
     gens, evals, curve = _frames(a)
     assert gens.generation.tolist() == [1, 2, 3, 4] and evals.generation.tolist() == [0, 2, 4]
@@ -35,6 +35,21 @@ def test_smoke_run_via_cli_and_sweep_give_identical_numbers(tmp_path, capsys):
     (b,) = [p for p in (tmp_path / "s").iterdir() if p.name.startswith("blur-smoke-")]
     for x, y in zip(_frames(a), _frames(b)):
         pd.testing.assert_frame_equal(x, y)
+
+
+def test_sgd_baseline_learns_digits_and_a_zero_rate_does_not():
+    import jax
+
+    from plastix.blur.baselines import sgd_curves
+    from plastix.blur.run import load_images
+    from plastix.blur.tasks import dataset_sampler
+
+    x_tr, y_tr, x_te, y_te, _ = load_images(SMOKE)
+    c = sgd_curves(jax.random.key(0), (64, 16, 10), dataset_sampler(x_tr, y_tr), x_te, y_te, steps=40, batch=32,
+                   lrs=(0.0, 0.3), momenta=(0.0,))
+    assert c.shape == (1, 2, 41)
+    assert np.ptp(c[0, 0]) == 0  # lr 0: the network never changes
+    assert c[0, 1, -1] > 0.7 > c[0, 1, 0]  # lr 0.3: digits learned in 40 steps of 32 (chance 0.1)
 
 
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):

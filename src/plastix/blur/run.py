@@ -4,7 +4,9 @@ chunks of ``eval_every`` generations, checkpoint after each chunk, publish ``out
 * ``config.json``; ``generations.parquet`` (generation, best fitness so far, population mean fitness);
 * ``metrics.parquet`` (generation, test accuracy of the CMA mean genome's ``n_support``-step learner,
   averaged over ``eval_draws`` synapse draws, on the held-out test images);
-* ``curve.parquet`` (inner step 0 … ``curve_steps``, test accuracy of the final mean genome);
+* ``curve.parquet`` (inner step 0 … ``curve_steps``, test accuracy of the final mean genome) and
+  ``sgd.parquet`` (the same for SGD and SGD + momentum over a learning-rate grid,
+  :mod:`plastix.blur.baselines`: same architecture, same support batches);
 * ``genome.npz`` (the final mean genome, :func:`plastix.blur.load_genome`), ``best_genome.npz``;
 * ``summary.json``, ``fitness.png``, ``curve.png``.
 
@@ -28,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from plastix.blur.baselines import LRS, MOMENTA, best_rates, sgd_curves
 from plastix.blur.config import BlurCmaConfig
 from plastix.blur.evolve import make_cmaes
 from plastix.blur.genome import backprop_genome, random_genome, save_genome
@@ -90,8 +93,11 @@ def _program(cfg: BlurCmaConfig):
             return jnp.mean(jnp.argmax(predict(net, g, syn, xt), -1) == yt)
         return jnp.mean(jax.vmap(one)(jax.random.split(k, cfg.eval_draws)))
 
+    def baseline(k, steps: int):
+        return sgd_curves(k, net.sizes, sample, xt, yt, steps, cfg.batch)
+
     return (cma, template, jax.jit(cma.generations, static_argnums=2), jax.jit(test_accuracy),
-            jax.jit(learner_curve, static_argnums=2))
+            jax.jit(learner_curve, static_argnums=2), baseline)
 
 
 def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool = True, resume: bool = True,
@@ -100,7 +106,7 @@ def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool
     that many chunks with the checkpoint written and nothing published (tests of resumption)."""
     cfg.validate()
     t0 = time.perf_counter()
-    cma, template, generations, test_accuracy, learner_curve = _program(dataclasses.replace(cfg, name=""))
+    cma, template, generations, test_accuracy, learner_curve, baseline = _program(dataclasses.replace(cfg, name=""))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
@@ -142,14 +148,19 @@ def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool
                 bar.set_postfix(best=f"{best[-1]:.3f}", test=f"{acc:.3f}")
             if stop_after is not None and chunks_here >= stop_after:
                 return RunResult(partial, pd.DataFrame(), {"stopped_at": ckpt["gen"]}, time.perf_counter() - t0)
-    return _publish(cfg, cma, state, ckpt, learner_curve, k_eval, partial, final, time.perf_counter() - t0)
+    sgd = baseline(jax.random.fold_in(k_eval, 2 * 10**6), cfg.curve_steps)
+    return _publish(cfg, cma, state, ckpt, learner_curve, sgd, k_eval, partial, final, time.perf_counter() - t0)
 
 
-def _publish(cfg, cma, state, ckpt, learner_curve, k_eval, partial: Path, final: Path, seconds: float) -> RunResult:
+def _publish(cfg, cma, state, ckpt, learner_curve, sgd, k_eval, partial: Path, final: Path,
+             seconds: float) -> RunResult:
     from plastix.plotting import plot_curves
 
     mean_g = cma.mean_genome(state)
     curve = np.asarray(learner_curve(mean_g, jax.random.fold_in(k_eval, 10**6), cfg.curve_steps))
+    sgd_t = pd.DataFrame([{"momentum": m, "lr": lr, "step": t, "test_accuracy": float(sgd[i, j, t])}
+                          for i, m in enumerate(MOMENTA) for j, lr in enumerate(LRS) for t in range(sgd.shape[-1])])
+    best = dict(zip(MOMENTA, best_rates(sgd)))
     gens, evals = pd.DataFrame(ckpt["gens"]), pd.DataFrame(ckpt["evals"])
     curve_t = pd.DataFrame({"step": np.arange(cfg.curve_steps + 1), "test_accuracy": curve})
     save_genome(jax.device_get(mean_g), partial / "genome.npz")
@@ -160,17 +171,26 @@ def _publish(cfg, cma, state, ckpt, learner_curve, k_eval, partial: Path, final:
                "best_fitness": float(gens.best.iloc[-1]), "final_mean_fitness": float(gens["mean"].iloc[-1]),
                f"curve_accuracy_at_{cfg.n_support}": float(curve[cfg.n_support]) if cfg.curve_steps >= cfg.n_support
                else None, "curve_accuracy_last": float(curve[-1])}
+    for m, (lr, c) in best.items():
+        tag = "sgd" if m == 0 else "sgd_momentum"
+        summary[f"{tag}_best_lr"] = lr
+        summary[f"{tag}_accuracy_at_{cfg.n_support}"] = float(c[min(cfg.n_support, cfg.curve_steps)])
+        summary[f"{tag}_accuracy_last"] = float(c[-1])
     (partial / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     gens.to_parquet(partial / "generations.parquet", index=False)
     evals.to_parquet(partial / "metrics.parquet", index=False)
     curve_t.to_parquet(partial / "curve.parquet", index=False)
+    sgd_t.to_parquet(partial / "sgd.parquet", index=False)
     (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     x = gens.generation.to_numpy()
     plot_curves({"best so far": (x, gens.best.to_numpy()[None]), "population mean": (x, gens["mean"].to_numpy()[None]),
                  "test (mean genome)": (evals.generation.to_numpy(), evals.test_accuracy.to_numpy()[None])},
                 partial / "fitness.png", xlabel="generation", ylabel="accuracy",
                 title=f"BLUR CMA-ES · {cfg.dataset} {cfg.side or ''} · P={cfg.population}")
-    plot_curves({"final mean genome": (curve_t.step.to_numpy(), curve[None])}, partial / "curve.png",
-                xlabel="inner step", ylabel="test accuracy", title=f"{cfg.run_name}: the learner")
+    steps = curve_t.step.to_numpy()
+    curves = {"BLUR (final mean genome)": (steps, curve[None])}
+    curves.update({f"SGD{' + momentum 0.9' if m else ''}, best lr {lr:g}": (steps, c[None]) for m, (lr, c) in best.items()})
+    plot_curves(curves, partial / "curve.png", xlabel="inner step", ylabel="test accuracy",
+                title=f"{cfg.run_name}: BLUR against SGD (same net, same batches)")
     publish_dir(cfg, partial, final)
     return RunResult(final, evals, summary, seconds)
