@@ -31,6 +31,10 @@ def test_smoke_run_via_cli_and_sweep_give_identical_numbers(tmp_path, capsys):
     assert np.isfinite(gens[["best", "mean"]].to_numpy()).all() and (gens.best.diff().dropna() >= 0).all()
     assert len(curve) == SMOKE.curve_steps + 1 and curve.test_accuracy.between(0, 1).all()
     assert load_genome(a / "genome.npz").k == 2
+    transfer = pd.read_parquet(a / "transfer.parquet")  # the genome evolved on digits 0–4, tested on 5–9
+    assert set(transfer.task) == {"digits/5-9"} and (a / "transfer-digits-5-9.png").exists()
+    summary = (a / "summary.json").read_text()
+    assert '"transfer_digits-5-9_blur_at_3"' in summary and '"transfer_digits-5-9_sgd_momentum_last"' in summary
     assert main(["sweep", "blur/smoke", "--out", str(tmp_path / "s"), "--workers", "1", "--no-progress"]) == 0
     (b,) = [p for p in (tmp_path / "s").iterdir() if p.name.startswith("blur-smoke-")]
     for x, y in zip(_frames(a), _frames(b)):
@@ -53,7 +57,7 @@ def test_sgd_baseline_learns_digits_and_a_zero_rate_does_not():
 
 
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
-    cfg = dataclasses.replace(SMOKE, name="cut")
+    cfg = dataclasses.replace(SMOKE, name="cut", transfer=())
     stopped = run_blur_cma(cfg, tmp_path, progress=False, stop_after=1)
     assert stopped.summary == {"stopped_at": 2} and not (tmp_path / "cut").exists()
     resumed = run_blur_cma(cfg, tmp_path, progress=False)
@@ -76,6 +80,10 @@ def test_bad_blur_input(tmp_path, capsys, args, needle):
 def test_impossible_configs_name_the_field(tmp_path):
     with pytest.raises(ConfigError, match="--side: side=20: digits images are 8×8; allowed: 0 or 1…8"):
         run_blur_cma(dataclasses.replace(SMOKE, side=20), tmp_path)
+    with pytest.raises(ConfigError, match="--classes: class 12 is not in digits; allowed: 0…9"):
+        run_blur_cma(dataclasses.replace(SMOKE, classes=(3, 12)), tmp_path)
+    with pytest.raises(ConfigError, match=r"--transfer: 'digits/5-x' is not DATASET\[@SIDE\]\[/CLASSES\]"):
+        dataclasses.replace(SMOKE, transfer=("digits/5-x",)).validate()
     with pytest.raises(ConfigError, match="--population: CMA-ES needs a population of ≥ 4"):
         dataclasses.replace(SMOKE, population=2).validate()
     with pytest.raises(ConfigError, match="--init: the backprop genome is defined for k = 2"):

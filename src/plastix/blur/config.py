@@ -20,6 +20,12 @@ class BlurCmaConfig(ConfigIO):
     data_dir: str = ""
     side: int = 14
     """Image side after resizing (MNIST 28 → 14 by 2 × 2 means; 0 keeps the native size)."""
+    classes: tuple[int, ...] = ()
+    """Evolve (and test) on these classes only, relabelled 0… in this order (empty: all)."""
+    transfer: tuple[str, ...] = ()
+    """Tasks the final genome is also evaluated on, unseen in evolution, each DATASET[@SIDE][/CLASSES]
+    with CLASSES a range 5-9 or a list 0+2+4, e.g. digits/5-9 mnist5k@14 (a fresh network of the
+    same hidden sizes; BLUR against SGD)."""
     hidden: tuple[int, ...] = (512,)
     k: int = 2
     """States per neuron (and channels per synapse)."""
@@ -67,4 +73,35 @@ class BlurCmaConfig(ConfigIO):
             raise ConfigError("sigma0", "must be finite and > 0")
         if self.side < 0:
             raise ConfigError("side", "must be ≥ 0 (0 keeps the native size)")
+        if len(set(self.classes)) != len(self.classes) or len(self.classes) == 1:
+            raise ConfigError("classes", "give ≥ 2 distinct classes (or none for all)")
+        for spec in self.transfer:
+            parse_transfer(spec)
         return self
+
+
+def parse_transfer(spec: str) -> tuple[str, int, tuple[int, ...]]:
+    """``"digits/5-9"`` → ("digits", 0, (5, 6, 7, 8, 9)); ``"mnist5k@14"`` → ("mnist5k", 14, ())."""
+    head, _, cls = spec.partition("/")
+    name, _, side = head.partition("@")
+    bad = ConfigError("transfer", f"{spec!r} is not DATASET[@SIDE][/CLASSES] (e.g. digits/5-9, mnist5k@14); "
+                                  f"datasets: {', '.join(DATASETS)}")
+    if name not in DATASETS or (side and not side.isdigit()):
+        raise bad
+    classes: tuple[int, ...] = ()
+    if cls:
+        try:
+            if "-" in cls:
+                lo, hi = (int(v) for v in cls.split("-"))
+                classes = tuple(range(lo, hi + 1))
+            else:
+                classes = tuple(int(v) for v in cls.split("+"))
+        except ValueError:
+            raise bad from None
+        if len(set(classes)) < 2:
+            raise bad
+    return name, int(side or 0), classes
+
+
+def transfer_slug(spec: str) -> str:
+    return spec.replace("@", "").replace("/", "-").replace("+", "_")

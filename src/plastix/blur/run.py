@@ -24,6 +24,7 @@ import json
 import pickle
 import time
 from pathlib import Path
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -31,34 +32,97 @@ import numpy as np
 import pandas as pd
 
 from plastix.blur.baselines import LRS, MOMENTA, best_rates, sgd_curves
-from plastix.blur.config import BlurCmaConfig
+from plastix.blur.config import BlurCmaConfig, parse_transfer, transfer_slug
 from plastix.blur.evolve import make_cmaes
 from plastix.blur.genome import backprop_genome, random_genome, save_genome
 from plastix.blur.network import BlurNet, init_synapses, inner_step, predict
 from plastix.blur.tasks import dataset_sampler, resize_images
 from plastix.config import ConfigError
+from plastix.types import Array
 from plastix.runner import (RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)
 
 
 def load_images(cfg: BlurCmaConfig):
-    """(x_train, y_train, x_test, y_test, n_classes) at ``cfg.side`` (ConfigError for an impossible size)."""
+    """(x_train, y_train, x_test, y_test, n_classes) of the evolution task (ConfigError for an impossible size)."""
+    return task_data(cfg.dataset, cfg.data_dir, cfg.side, cfg.classes)
+
+
+def task_data(dataset: str, data_dir: str, side: int, classes: tuple[int, ...] = ()):
+    """(x_train, y_train, x_test, y_test, n_classes) of ``dataset`` resized to ``side`` (0: native) and,
+    if ``classes`` is given, restricted to those classes, relabelled 0… in the order given."""
     from plastix.datasets import load
 
-    ds = load(cfg.dataset, cfg.data_dir or None)
+    ds = load(dataset, data_dir or None)
     native = ds.image_shape[-1] if len(ds.image_shape) == 2 else 0
-    x_tr, x_te = ds.x_train, ds.x_test
-    if cfg.side and cfg.side != native:
-        if not native or cfg.side > native:
-            raise ConfigError("side", f"side={cfg.side}: {cfg.dataset} images are {native}×{native}; allowed: 0 or "
-                                      f"1…{native}")
-        x_tr, x_te = resize_images(x_tr, native, cfg.side), resize_images(x_te, native, cfg.side)
-    return (np.asarray(x_tr, np.float32), np.asarray(ds.y_train, np.int32), np.asarray(x_te, np.float32),
-            np.asarray(ds.y_test, np.int32), ds.n_classes)
+    x_tr, x_te, y_tr, y_te = ds.x_train, ds.x_test, np.asarray(ds.y_train), np.asarray(ds.y_test)
+    if side and side != native:
+        if not native or side > native:
+            raise ConfigError("side", f"side={side}: {dataset} images are {native}×{native}; allowed: 0 or 1…{native}")
+        x_tr, x_te = resize_images(x_tr, native, side), resize_images(x_te, native, side)
+    n_classes = ds.n_classes
+    if classes:
+        bad = [c for c in classes if not 0 <= c < ds.n_classes]
+        if bad:
+            raise ConfigError("classes", f"class {bad[0]} is not in {dataset}; allowed: 0…{ds.n_classes - 1}")
+        remap = np.full(ds.n_classes, -1, np.int32)
+        remap[list(classes)] = np.arange(len(classes))
+        keep_tr, keep_te = remap[y_tr] >= 0, remap[y_te] >= 0
+        x_tr, y_tr, x_te, y_te = x_tr[keep_tr], remap[y_tr[keep_tr]], x_te[keep_te], remap[y_te[keep_te]]
+        n_classes = len(classes)
+    return (np.asarray(x_tr, np.float32), np.asarray(y_tr, np.int32), np.asarray(x_te, np.float32),
+            np.asarray(y_te, np.int32), n_classes)
 
 
 def make_net(cfg: BlurCmaConfig, n_in: int, n_out: int) -> BlurNet:
     return BlurNet((n_in, *cfg.hidden, n_out), k=cfg.k, normalize=cfg.normalize, oja=cfg.oja).validate()
+
+
+def _fresh(net: BlurNet, sample: Callable, key: Array, steps: int, batch: int):
+    syn = init_synapses(jax.random.fold_in(key, 0), net)
+    xs, ys = jax.vmap(lambda k: sample(k, batch))(jax.random.split(jax.random.fold_in(key, 1), steps))
+    return syn, xs, ys
+
+
+def learner_curve(net: BlurNet, g, sample: Callable, x_test: Array, y_test: Array, key: Array, steps: int,
+                  batch: int, draws: int) -> Array:
+    """Test accuracy after 0 … ``steps`` inner steps from fresh synapses, mean over ``draws`` draws."""
+    def acc(s):
+        return jnp.mean(jnp.argmax(predict(net, g, s, x_test), -1) == y_test)
+
+    def one(k):
+        syn, xs, ys = _fresh(net, sample, k, steps, batch)
+
+        def body(s, xy):
+            s = inner_step(net, g, s, xy[0], xy[1])[0]
+            return s, acc(s)
+
+        return jnp.concatenate([acc(syn)[None], jax.lax.scan(body, syn, (xs, ys))[1]])
+
+    return jnp.mean(jax.vmap(one)(jax.random.split(key, draws)), 0)
+
+
+def accuracy_after_steps(net: BlurNet, g, sample: Callable, x_test: Array, y_test: Array, key: Array, steps: int,
+                         batch: int, draws: int) -> Array:
+    """Test accuracy after ``steps`` inner steps (the learner the fitness selects), mean over ``draws``."""
+    def one(k):
+        syn, xs, ys = _fresh(net, sample, k, steps, batch)
+        syn, _ = jax.lax.scan(lambda s, xy: (inner_step(net, g, s, xy[0], xy[1])[0], None), syn, (xs, ys))
+        return jnp.mean(jnp.argmax(predict(net, g, syn, x_test), -1) == y_test)
+
+    return jnp.mean(jax.vmap(one)(jax.random.split(key, draws)))
+
+
+def evaluate_genome(cfg: BlurCmaConfig, g, task: tuple[str, int, tuple[int, ...]], key: Array, steps: int):
+    """BLUR's test-accuracy curve on ``task`` (dataset, side, classes) with a fresh network of the run's
+    hidden sizes, and the SGD baselines' curves (:func:`plastix.blur.baselines.sgd_curves`)."""
+    x_tr, y_tr, x_te, y_te, n_classes = task_data(task[0], cfg.data_dir, task[1], task[2])
+    net = make_net(cfg, x_tr.shape[1], n_classes)
+    sample = dataset_sampler(x_tr, y_tr)
+    xt, yt = jnp.asarray(x_te), jnp.asarray(y_te)
+    blur = jax.jit(learner_curve, static_argnums=(0, 2, 6, 7, 8))(net, g, sample, xt, yt, key, steps, cfg.batch,
+                                                                  cfg.eval_draws)
+    return np.asarray(blur), sgd_curves(jax.random.fold_in(key, 1), net.sizes, sample, xt, yt, steps, cfg.batch)
 
 
 @functools.lru_cache(maxsize=4)
@@ -72,32 +136,9 @@ def _program(cfg: BlurCmaConfig):
                 else backprop_genome(0.1, cfg.k))
     cma = make_cmaes(net, sample, template, cfg.population, cfg.sigma0, cfg.n_support, cfg.n_query, cfg.batch)
     xt, yt = jnp.asarray(x_te), jnp.asarray(y_te)
-
-    def learner_curve(g, k, steps: int):
-        """Test accuracy after 0 … ``steps`` inner steps, mean over ``eval_draws`` synapse draws."""
-        def one(kk):
-            syn = init_synapses(jax.random.fold_in(kk, 0), net)
-            xs, ys = jax.vmap(lambda k2: sample(k2, cfg.batch))(jax.random.split(jax.random.fold_in(kk, 1), steps))
-            acc = lambda s: jnp.mean(jnp.argmax(predict(net, g, s, xt), -1) == yt)  # noqa: E731
-            syn, accs = jax.lax.scan(lambda s, xy: (inner_step(net, g, s, xy[0], xy[1])[0],) * 2, syn, (xs, ys))
-            return jnp.concatenate([acc(init_synapses(jax.random.fold_in(kk, 0), net))[None],
-                                    jax.vmap(acc)(accs)])
-        return jnp.mean(jax.vmap(one)(jax.random.split(k, cfg.eval_draws)), 0)
-
-    def test_accuracy(g, k):
-        def one(kk):
-            syn = init_synapses(jax.random.fold_in(kk, 0), net)
-            xs, ys = jax.vmap(lambda k2: sample(k2, cfg.batch))(jax.random.split(jax.random.fold_in(kk, 1),
-                                                                                  cfg.n_support))
-            syn, _ = jax.lax.scan(lambda s, xy: (inner_step(net, g, s, xy[0], xy[1])[0], None), syn, (xs, ys))
-            return jnp.mean(jnp.argmax(predict(net, g, syn, xt), -1) == yt)
-        return jnp.mean(jax.vmap(one)(jax.random.split(k, cfg.eval_draws)))
-
-    def baseline(k, steps: int):
-        return sgd_curves(k, net.sizes, sample, xt, yt, steps, cfg.batch)
-
-    return (cma, template, jax.jit(cma.generations, static_argnums=2), jax.jit(test_accuracy),
-            jax.jit(learner_curve, static_argnums=2), baseline)
+    test_accuracy = jax.jit(lambda g, k: accuracy_after_steps(net, g, sample, xt, yt, k, cfg.n_support, cfg.batch,
+                                                              cfg.eval_draws))
+    return cma, template, jax.jit(cma.generations, static_argnums=2), test_accuracy
 
 
 def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool = True, resume: bool = True,
@@ -106,7 +147,7 @@ def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool
     that many chunks with the checkpoint written and nothing published (tests of resumption)."""
     cfg.validate()
     t0 = time.perf_counter()
-    cma, template, generations, test_accuracy, learner_curve, baseline = _program(dataclasses.replace(cfg, name=""))
+    cma, template, generations, test_accuracy = _program(dataclasses.replace(cfg, name=""))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
@@ -148,19 +189,33 @@ def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool
                 bar.set_postfix(best=f"{best[-1]:.3f}", test=f"{acc:.3f}")
             if stop_after is not None and chunks_here >= stop_after:
                 return RunResult(partial, pd.DataFrame(), {"stopped_at": ckpt["gen"]}, time.perf_counter() - t0)
-    sgd = baseline(jax.random.fold_in(k_eval, 2 * 10**6), cfg.curve_steps)
-    return _publish(cfg, cma, state, ckpt, learner_curve, sgd, k_eval, partial, final, time.perf_counter() - t0)
+    return _publish(cfg, cma, state, ckpt, k_eval, partial, final, time.perf_counter() - t0)
 
 
-def _publish(cfg, cma, state, ckpt, learner_curve, sgd, k_eval, partial: Path, final: Path,
-             seconds: float) -> RunResult:
+def _sgd_table(task: str, sgd: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame([{"task": task, "momentum": m, "lr": lr, "step": t, "test_accuracy": float(sgd[i, j, t])}
+                         for i, m in enumerate(MOMENTA) for j, lr in enumerate(LRS) for t in range(sgd.shape[-1])])
+
+
+def _curve_plot(path: Path, title: str, blur: np.ndarray, sgd: np.ndarray) -> dict:
+    """Plot BLUR against the best-rate SGD curves; returns {momentum: (best lr, curve)}."""
+    from plastix.plotting import plot_curves
+
+    best = dict(zip(MOMENTA, best_rates(sgd)))
+    steps = np.arange(len(blur))
+    curves = {"BLUR (final mean genome)": (steps, blur[None])}
+    curves.update({f"SGD{' + momentum 0.9' if m else ''}, best lr {lr:g}": (steps, c[None]) for m, (lr, c) in best.items()})
+    plot_curves(curves, path, xlabel="inner step", ylabel="test accuracy", title=title)
+    return best
+
+
+def _publish(cfg, cma, state, ckpt, k_eval, partial: Path, final: Path, seconds: float) -> RunResult:
     from plastix.plotting import plot_curves
 
     mean_g = cma.mean_genome(state)
-    curve = np.asarray(learner_curve(mean_g, jax.random.fold_in(k_eval, 10**6), cfg.curve_steps))
-    sgd_t = pd.DataFrame([{"momentum": m, "lr": lr, "step": t, "test_accuracy": float(sgd[i, j, t])}
-                          for i, m in enumerate(MOMENTA) for j, lr in enumerate(LRS) for t in range(sgd.shape[-1])])
-    best = dict(zip(MOMENTA, best_rates(sgd)))
+    own = (cfg.dataset, cfg.side, cfg.classes)
+    curve, sgd = evaluate_genome(cfg, mean_g, own, jax.random.fold_in(k_eval, 10**6), cfg.curve_steps)
+    sgd_t = _sgd_table("evolution task", sgd)
     gens, evals = pd.DataFrame(ckpt["gens"]), pd.DataFrame(ckpt["evals"])
     curve_t = pd.DataFrame({"step": np.arange(cfg.curve_steps + 1), "test_accuracy": curve})
     save_genome(jax.device_get(mean_g), partial / "genome.npz")
@@ -171,26 +226,40 @@ def _publish(cfg, cma, state, ckpt, learner_curve, sgd, k_eval, partial: Path, f
                "best_fitness": float(gens.best.iloc[-1]), "final_mean_fitness": float(gens["mean"].iloc[-1]),
                f"curve_accuracy_at_{cfg.n_support}": float(curve[cfg.n_support]) if cfg.curve_steps >= cfg.n_support
                else None, "curve_accuracy_last": float(curve[-1])}
+    best = _curve_plot(partial / "curve.png", f"{cfg.run_name}: BLUR against SGD (same net, same batches)", curve, sgd)
+    n = min(cfg.n_support, cfg.curve_steps)
     for m, (lr, c) in best.items():
         tag = "sgd" if m == 0 else "sgd_momentum"
         summary[f"{tag}_best_lr"] = lr
-        summary[f"{tag}_accuracy_at_{cfg.n_support}"] = float(c[min(cfg.n_support, cfg.curve_steps)])
+        summary[f"{tag}_accuracy_at_{cfg.n_support}"] = float(c[n])
         summary[f"{tag}_accuracy_last"] = float(c[-1])
+    transfer_rows, sgd_tables = [], [sgd_t]
+    for i, spec in enumerate(cfg.transfer):
+        task = parse_transfer(spec)
+        blur_t, sgd_x = evaluate_genome(cfg, mean_g, task, jax.random.fold_in(k_eval, 10**6 + 1 + i), cfg.curve_steps)
+        tag = transfer_slug(spec)
+        best_t = _curve_plot(partial / f"transfer-{tag}.png", f"{cfg.run_name} → {spec} (not seen in evolution)",
+                             blur_t, sgd_x)
+        transfer_rows += [{"task": spec, "step": t, "test_accuracy": float(v)} for t, v in enumerate(blur_t)]
+        sgd_tables.append(_sgd_table(spec, sgd_x))
+        summary[f"transfer_{tag}_blur_at_{cfg.n_support}"] = float(blur_t[n])
+        summary[f"transfer_{tag}_blur_last"] = float(blur_t[-1])
+        for m, (lr, c) in best_t.items():
+            summary[f"transfer_{tag}_{'sgd' if m == 0 else 'sgd_momentum'}_at_{cfg.n_support}"] = float(c[n])
+            summary[f"transfer_{tag}_{'sgd' if m == 0 else 'sgd_momentum'}_last"] = float(c[-1])
+    sgd_t = pd.concat(sgd_tables, ignore_index=True)
     (partial / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     gens.to_parquet(partial / "generations.parquet", index=False)
     evals.to_parquet(partial / "metrics.parquet", index=False)
     curve_t.to_parquet(partial / "curve.parquet", index=False)
     sgd_t.to_parquet(partial / "sgd.parquet", index=False)
+    if transfer_rows:
+        pd.DataFrame(transfer_rows).to_parquet(partial / "transfer.parquet", index=False)
     (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     x = gens.generation.to_numpy()
     plot_curves({"best so far": (x, gens.best.to_numpy()[None]), "population mean": (x, gens["mean"].to_numpy()[None]),
                  "test (mean genome)": (evals.generation.to_numpy(), evals.test_accuracy.to_numpy()[None])},
                 partial / "fitness.png", xlabel="generation", ylabel="accuracy",
                 title=f"BLUR CMA-ES · {cfg.dataset} {cfg.side or ''} · P={cfg.population}")
-    steps = curve_t.step.to_numpy()
-    curves = {"BLUR (final mean genome)": (steps, curve[None])}
-    curves.update({f"SGD{' + momentum 0.9' if m else ''}, best lr {lr:g}": (steps, c[None]) for m, (lr, c) in best.items()})
-    plot_curves(curves, partial / "curve.png", xlabel="inner step", ylabel="test accuracy",
-                title=f"{cfg.run_name}: BLUR against SGD (same net, same batches)")
     publish_dir(cfg, partial, final)
     return RunResult(final, evals, summary, seconds)

@@ -306,9 +306,19 @@ EXPERIMENTS: dict[str, Experiment] = {
         "Sandler et al., ICML 2021 (BLUR) §5.2 [paper]; σ₀, init and the normalisation/Oja options [choice]",
         "paper: fitness 0.84 after 400 CMA steps on full MNIST 14 × 14; issue 7: ≥ 0.80 test accuracy of the "
         "15-step learner on the MNIST subset", ("final_test_accuracy", 0.84)),
+    "blur/generalisation": Experiment(
+        BlurCmaConfig(dataset="digits", side=0, classes=(0, 1, 2, 3, 4), hidden=(64,), generations=150,
+                      transfer=("digits/5-9", "mnist5k@14"), name="blur-generalisation"),
+        "BLUR genome (k = 2, one hidden layer of 64) evolved by CMA-ES on digits 0–4 only, then evaluated with "
+        "fresh networks on the unseen digits 5–9 and on the MNIST subset at 14 × 14 (196-64-10), against SGD "
+        "and SGD + momentum at their best of 8 learning rates, over 100 inner steps",
+        "Sandler et al., ICML 2021 (BLUR) §4.2 protocol at CPU scale; tasks and sizes [choice]",
+        "paper (MNIST-scale, gradient meta-training): a genome trained on some MNIST tasks learns unseen ones, "
+        "faster than SGD over the first steps; SGD catches up after about 100 steps"),
     "blur/smoke": Experiment(
-        BlurCmaConfig(dataset="digits", side=0, hidden=(16,), population=8, generations=4, n_support=3, n_query=2,
-                      batch=32, eval_every=2, eval_draws=1, curve_steps=5, name="blur-smoke"),
+        BlurCmaConfig(dataset="digits", side=0, classes=(0, 1, 2, 3, 4), hidden=(16,), population=8, generations=4,
+                      n_support=3, n_query=2, batch=32, eval_every=2, eval_draws=1, curve_steps=5,
+                      transfer=("digits/5-9",), name="blur-smoke"),
         "CI smoke run: BLUR CMA-ES on digits, 64-16-10, population 8, 4 generations", "plastix [choice]",
         "finite numbers, bit-identical across runs"),
 }
