@@ -423,7 +423,7 @@ def _report(res) -> None:
 
 
 def sweep_cmd(
-    experiment: Annotated[str, tyro.conf.Positional],
+    experiment: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="EXPERIMENT")],
     seeds: int = 0,
     grid: tuple[str, ...] = (),
     out: Path = Path("sweeps"),
@@ -460,7 +460,7 @@ def sweep_cmd(
 
 
 def runs_cmd(
-    results: Annotated[Path, tyro.conf.Positional] = Path("sweeps"),
+    results: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RESULTS_DIR")] = Path("sweeps"),
     where: tuple[str, ...] = (),
     columns: tuple[str, ...] = (),
 ) -> None:
@@ -491,7 +491,8 @@ def runs_cmd(
         print(shown.to_string(index=False) if len(shown) else "no runs match")
 
 
-def report_cmd(results: Annotated[Path, tyro.conf.Positional], out: Path = Path("")) -> None:
+def report_cmd(results: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RESULTS_DIR")],
+               out: Path = Path("")) -> None:
     """Write a self-contained HTML report and a markdown summary of a results directory.
 
     Args:
