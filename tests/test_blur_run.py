@@ -89,3 +89,50 @@ def test_impossible_configs_name_the_field(tmp_path):
     with pytest.raises(ConfigError, match="--init: the backprop genome is defined for k = 2"):
         dataclasses.replace(SMOKE, init="backprop", k=3).validate()
     assert not any(tmp_path.iterdir())
+
+
+# ---- gradient meta-training with the unroll curriculum -------------------------------------------------
+
+def test_gradient_run_curriculum_sync_and_resume(tmp_path, capsys):
+    from plastix.blur.meta_run import run_blur_meta
+
+    cfg = get_experiment("blur/gradient-smoke").config
+    assert main(["run", "blur/gradient-smoke", "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    assert "8 meta-steps" in capsys.readouterr().out
+    a = tmp_path / "a" / "blur-gradient-smoke"
+    logs, stages = pd.read_parquet(a / "training.parquet"), pd.read_parquet(a / "stages.parquet")
+    assert logs.unroll.tolist() == [2, 2, 3, 3] and logs.step.tolist() == [2, 4, 6, 8]  # the curriculum
+    assert stages.unroll.tolist() == [2, 3] and np.isfinite(logs[["loss", "accuracy"]].to_numpy()).all()
+    g = load_genome(a / "genome.npz")
+    assert g.k == 2 and set(pd.read_parquet(a / "curve.parquet").learner) == {"blur", "sgd", "sgd_momentum"}
+    cut = dataclasses.replace(cfg, name="cut")
+    assert run_blur_meta(cut, tmp_path / "b", progress=False, stop_after=3).summary == {"stopped_at": 6}
+    resumed = run_blur_meta(cut, tmp_path / "b", progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(resumed.path / "training.parquet"), logs)
+    np.testing.assert_array_equal(load_genome(resumed.path / "genome.npz").nu, g.nu)
+
+
+def test_stage_end_copies_the_best_genome_to_all():
+    import jax
+    import jax.numpy as jnp
+
+    from plastix.blur.meta import MetaState
+    from plastix.blur.meta_run import _sync
+
+    state = MetaState(jnp.arange(6.0).reshape(3, 2), (jnp.arange(3), jnp.ones((3, 4)) * jnp.arange(3)[:, None]))
+    synced = _sync(state, 1)
+    np.testing.assert_array_equal(synced.genome, [[2, 3]] * 3)
+    np.testing.assert_array_equal(synced.opt_state[0], [1, 1, 1])
+    assert jax.tree.structure(synced) == jax.tree.structure(state)
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"tasks": ("xor", "blob5x1")}, "--tasks: meta-training and held-out tasks must share a class count"),
+    ({"val_tasks": ("spiral",)}, "--val-tasks: unknown value 'spiral'; allowed: xor"),
+    ({"log_every": 3}, "--log-every: must divide --stage-steps (4)"),
+    ({"lr": float("nan")}, "--lr: must be finite and > 0"),
+])
+def test_bad_gradient_configs(change, needle):
+    cfg = get_experiment("blur/gradient-smoke").config
+    with pytest.raises(ConfigError, match="^" + needle.replace("(", r"\(").replace(")", r"\)")):
+        dataclasses.replace(cfg, **change).validate()

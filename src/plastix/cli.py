@@ -15,7 +15,7 @@ from typing import Annotated
 
 import tyro
 
-from plastix.blur.config import BlurCmaConfig
+from plastix.blur.config import BlurCmaConfig, BlurMetaConfig
 from plastix.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.cli import eval_maze, evolve_maze, maze_set
@@ -107,6 +107,19 @@ def run_experiment(
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
         report_remember(run_remember(cfg, out, progress=progress))
         return
+    if isinstance(cfg, BlurMetaConfig):
+        from plastix.blur.meta_run import run_blur_meta
+
+        cfg = _blur_meta_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
+        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
+        res = run_blur_meta(cfg, out, progress=progress)
+        s = res.summary
+        print(f"{res.path}: {s['meta_steps']} meta-steps in {s['seconds']:.0f} s; query accuracy on the training "
+              f"tasks {s['final_accuracy']:.3f} (U = {s['final_unroll']}); held-out tasks after U steps: "
+              + ", ".join(f"{k.split('_at_')[0][4:]} {v:.3f}" for k, v in s.items() if k.startswith("val_") and
+                          "_at_" in k))
+        print(f"  genome: {res.path / 'genome.npz'}  plots: {res.path / 'training.png'}, {res.path / 'curve.png'}")
+        return
     if isinstance(cfg, BlurCmaConfig):
         from plastix.blur.run import run_blur_cma
 
@@ -182,6 +195,21 @@ def _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
         cfg = dataclasses.replace(cfg, generations=generations, eval_every=min(cfg.eval_every, generations))
     if data_dir:
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
+    return cfg.validate()
+
+
+def _blur_meta_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
+    for flag, v in (("generations", generations), ("episodes", episodes), ("epochs", epochs),
+                    ("data-dir", data_dir)):
+        if v:
+            raise UsageError(f"--{flag}: BLUR gradient experiments are measured in meta-steps; use --steps "
+                             "(meta-steps per curriculum stage)")
+    if steps < 0 or seeds < 0:
+        raise UsageError(f"--{'steps' if steps < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
+    if seeds > 1:
+        raise UsageError("--seeds: a BLUR gradient run is one seed; use `plastix sweep blur/… --seeds N`")
+    if steps:
+        cfg = dataclasses.replace(cfg, stage_steps=steps, log_every=min(cfg.log_every, steps))
     return cfg.validate()
 
 

@@ -105,3 +105,76 @@ def parse_transfer(spec: str) -> tuple[str, int, tuple[int, ...]]:
 
 def transfer_slug(spec: str) -> str:
     return spec.replace("@", "").replace("/", "-").replace("+", "_")
+
+
+@dataclasses.dataclass(frozen=True)
+class BlurMetaConfig(ConfigIO):
+    """Meta-train BLUR genomes by gradient through the unrolled inner loop, with the unroll curriculum."""
+
+    tasks: tuple[str, ...] = ("xor", "and", "moons")
+    """Meta-training 2-D tasks (plastix.blur.tasks.TOY_TASKS); one is drawn per lifetime."""
+    val_tasks: tuple[str, ...] = ("centercirc", "smallcentercirc", "pieslice", "cross", "triangle")
+    """Held-out 2-D tasks: genome selection at stage ends and the final learner curves."""
+    hidden: tuple[int, ...] = (20,)
+    k: int = 2
+    normalize: bool = True
+    oja: bool = True
+    genomes: int = 8
+    """Genomes trained in parallel (one vmap axis); synchronised to the best at each stage end."""
+    batch: int = 128
+    replicas: int = 1
+    unroll: int = 10
+    """Inner steps U of the first stage."""
+    unroll_step: int = 5
+    """U grows by this much at each new stage (the paper: 10, then +5 every 10,000 meta-steps)."""
+    stages: int = 3
+    stage_steps: int = 2000
+    """Meta-steps per stage (the paper: 10,000)."""
+    lr: float = 5e-4
+    clip: float = 10.0
+    log_every: int = 100
+    val_draws: int = 8
+    curve_steps: int = 50
+    seed: int = 0
+    name: str = ""
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"blur-meta-{'-'.join(self.tasks)}-g{self.genomes}-k{self.k}-seed{self.seed}"
+
+    @property
+    def meta_steps(self) -> int:
+        return self.stages * self.stage_steps
+
+    def unroll_at(self, stage: int) -> int:
+        return self.unroll + stage * self.unroll_step
+
+    def validate(self) -> "BlurMetaConfig":
+        from plastix.blur.tasks import TOY_TASKS
+
+        for field in ("tasks", "val_tasks"):
+            names = getattr(self, field)
+            if not names:
+                raise ConfigError(field, f"give ≥ 1 task; allowed: {', '.join(TOY_TASKS)}")
+            for n in names:
+                _choice(field, n, tuple(TOY_TASKS))
+        classes = {TOY_TASKS[n][1] for n in (*self.tasks, *self.val_tasks)}
+        if len(classes) != 1:
+            raise ConfigError("tasks", "meta-training and held-out tasks must share a class count "
+                                       "(blob5x1 has 5 classes, the others 2)")
+        if self.k < 2:
+            raise ConfigError("k", f"k={self.k}: BLUR needs ≥ 2 states (state 2 carries the feedback)")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError("hidden", "give ≥ 1 hidden width, each ≥ 1")
+        for f in ("genomes", "batch", "replicas", "unroll", "stages", "stage_steps", "log_every", "val_draws",
+                  "curve_steps"):
+            _positive(f, getattr(self, f))
+        if self.unroll_step < 0:
+            raise ConfigError("unroll_step", "must be ≥ 0")
+        if self.stage_steps % self.log_every:
+            raise ConfigError("log_every", f"must divide --stage-steps ({self.stage_steps})")
+        for f in ("lr", "clip"):
+            v = getattr(self, f)
+            if not (v > 0 and v < float("inf")):
+                raise ConfigError(f, "must be finite and > 0")
+        return self

@@ -20,8 +20,9 @@ FAMILIES = {
     "MazeConfig": ("generations.parquet", ("generation",), ("mean", "best")),
     "RememberConfig": ("training.parquet", ("step",), ("bit_accuracy", "loss")),
     "BlurCmaConfig": ("metrics.parquet", ("generation",), ("test_accuracy",)),
+    "BlurMetaConfig": ("training.parquet", ("step",), ("accuracy",)),
 }
-_NOT_METRICS = {"seed", "step", "samples", "episode", "epoch", "generation", "status", "length", "steps"}
+_NOT_METRICS = {"seed", "step", "samples", "episode", "epoch", "generation", "status", "length", "steps", "unroll"}
 
 
 class Curves(NamedTuple):
@@ -37,6 +38,8 @@ def family_of(run_dir: Path) -> str:
         return "MazeConfig"
     if "dataset" in cfg and "decorrelation" in cfg:
         return "CopiConfig"
+    if "val_tasks" in cfg and "stage_steps" in cfg:
+        return "BlurMetaConfig"
     if "sigma0" in cfg and "n_support" in cfg:
         return "BlurCmaConfig"
     if "d_key" in cfg:

@@ -88,6 +88,8 @@ def _numeric_finals(summary: dict[str, Any]) -> dict[str, float]:
 def _rule_of(cfg) -> str:
     """What is being trained: the team rule, the COPI weight rule and perturbation, the maze agent or
     the memory model."""
+    if hasattr(cfg, "val_tasks") and hasattr(cfg, "stage_steps"):
+        return f"blur-gradient-k{cfg.k}"
     if hasattr(cfg, "sigma0") and hasattr(cfg, "n_support"):
         return f"blur-cmaes-k{cfg.k}"
     if hasattr(cfg, "weight_rule"):

@@ -37,7 +37,7 @@ class SweepError(Exception):
 
 def run_config(cfg, out: Path, *, progress: bool, resume: bool):
     """Run one config of any family with its own runner; returns the runner's ``RunResult``."""
-    from plastix.blur.config import BlurCmaConfig
+    from plastix.blur.config import BlurCmaConfig, BlurMetaConfig
     from plastix.config import TrainConfig
     from plastix.copi.config import CopiConfig
     from plastix.eprnn.config import MazeConfig
@@ -55,6 +55,10 @@ def run_config(cfg, out: Path, *, progress: bool, resume: bool):
         from plastix.eprnn.run import run_evolve
 
         return run_evolve(cfg, out, progress=progress, resume=resume)
+    if isinstance(cfg, BlurMetaConfig):
+        from plastix.blur.meta_run import run_blur_meta
+
+        return run_blur_meta(cfg, out, progress=progress, resume=resume)
     if isinstance(cfg, BlurCmaConfig):
         from plastix.blur.run import run_blur_cma
 
