@@ -101,8 +101,9 @@ def test_gradient_run_curriculum_sync_and_resume(tmp_path, capsys):
     assert "8 meta-steps" in capsys.readouterr().out
     a = tmp_path / "a" / "blur-gradient-smoke"
     logs, stages = pd.read_parquet(a / "training.parquet"), pd.read_parquet(a / "stages.parquet")
-    assert logs.unroll.tolist() == [2, 2, 3, 3] and logs.step.tolist() == [2, 4, 6, 8]  # the curriculum
-    assert stages.unroll.tolist() == [2, 3] and np.isfinite(logs[["loss", "accuracy"]].to_numpy()).all()
+    assert logs.unroll.tolist() == [2, 2, 2, 2] and logs.step.tolist() == [2, 4, 6, 8]
+    assert stages.step.tolist() == [4, 8] and np.isfinite(logs[["loss", "accuracy"]].to_numpy()).all()
+    assert stages.best.between(0, 1).all()  # a genome chosen at each stage end
     g = load_genome(a / "genome.npz")
     assert g.k == 2 and set(pd.read_parquet(a / "curve.parquet").learner) == {"blur", "sgd", "sgd_momentum"}
     cut = dataclasses.replace(cfg, name="cut")
@@ -110,6 +111,11 @@ def test_gradient_run_curriculum_sync_and_resume(tmp_path, capsys):
     resumed = run_blur_meta(cut, tmp_path / "b", progress=False)
     pd.testing.assert_frame_equal(pd.read_parquet(resumed.path / "training.parquet"), logs)
     np.testing.assert_array_equal(load_genome(resumed.path / "genome.npz").nu, g.nu)
+
+
+def test_unroll_curriculum_schedule():
+    cfg = dataclasses.replace(get_experiment("blur/gradient-toy").config)
+    assert [cfg.unroll_at(s) for s in range(cfg.stages)] == [10, 15, 20] and cfg.meta_steps == 6000
 
 
 def test_stage_end_copies_the_best_genome_to_all():

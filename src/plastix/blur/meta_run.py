@@ -31,7 +31,7 @@ from plastix.blur.config import BlurMetaConfig
 from plastix.blur.genome import random_genome, save_genome
 from plastix.blur.meta import MetaState, make_meta_step, meta_optimizer
 from plastix.blur.network import BlurNet
-from plastix.blur.run import accuracy_after_steps, learner_curve
+from plastix.blur.run import accuracy_after_steps, learner_curve_jit
 from plastix.blur.tasks import TOY_TASKS, mixture
 from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)
@@ -159,8 +159,7 @@ def _publish(cfg: BlurMetaConfig, state: MetaState, ckpt: dict, k_val, partial: 
         sample = TOY_TASKS[name][0]
         k = jax.random.fold_in(k_val, 10**6 + i)
         xt, yt = sample(jax.random.fold_in(k, 7), N_TEST)
-        blur = np.asarray(jax.jit(learner_curve, static_argnums=(0, 2, 6, 7, 8))(
-            net, genome, sample, xt, yt, k, cfg.curve_steps, cfg.batch, cfg.val_draws))
+        blur = np.asarray(learner_curve_jit(net, genome, sample, xt, yt, k, cfg.curve_steps, cfg.batch, cfg.val_draws))
         sgd = sgd_curves(jax.random.fold_in(k, 1), net.sizes, sample, xt, yt, cfg.curve_steps, cfg.batch)
         (lr0, c0), (lr9, c9) = best_rates(sgd)
         for t in range(cfg.curve_steps + 1):

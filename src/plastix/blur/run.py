@@ -113,29 +113,35 @@ def accuracy_after_steps(net: BlurNet, g, sample: Callable, x_test: Array, y_tes
     return jnp.mean(jax.vmap(one)(jax.random.split(key, draws)))
 
 
+learner_curve_jit = jax.jit(learner_curve, static_argnums=(0, 2, 6, 7, 8))
+
+
+@functools.lru_cache(maxsize=16)
+def _task(dataset: str, data_dir: str, side: int, classes: tuple[int, ...]):
+    """(sampler, test images, test labels, n_in, n_classes), one sampler object per task in a process (so
+    the compiled learner and SGD curves are reused)."""
+    x_tr, y_tr, x_te, y_te, n_classes = task_data(dataset, data_dir, side, classes)
+    return dataset_sampler(x_tr, y_tr), jnp.asarray(x_te), jnp.asarray(y_te), x_tr.shape[1], n_classes
+
+
 def evaluate_genome(cfg: BlurCmaConfig, g, task: tuple[str, int, tuple[int, ...]], key: Array, steps: int):
     """BLUR's test-accuracy curve on ``task`` (dataset, side, classes) with a fresh network of the run's
     hidden sizes, and the SGD baselines' curves (:func:`plastix.blur.baselines.sgd_curves`)."""
-    x_tr, y_tr, x_te, y_te, n_classes = task_data(task[0], cfg.data_dir, task[1], task[2])
-    net = make_net(cfg, x_tr.shape[1], n_classes)
-    sample = dataset_sampler(x_tr, y_tr)
-    xt, yt = jnp.asarray(x_te), jnp.asarray(y_te)
-    blur = jax.jit(learner_curve, static_argnums=(0, 2, 6, 7, 8))(net, g, sample, xt, yt, key, steps, cfg.batch,
-                                                                  cfg.eval_draws)
+    sample, xt, yt, n_in, n_classes = _task(task[0], cfg.data_dir, task[1], tuple(task[2]))
+    net = make_net(cfg, n_in, n_classes)
+    blur = learner_curve_jit(net, g, sample, xt, yt, key, steps, cfg.batch, cfg.eval_draws)
     return np.asarray(blur), sgd_curves(jax.random.fold_in(key, 1), net.sizes, sample, xt, yt, steps, cfg.batch)
 
 
 @functools.lru_cache(maxsize=4)
 def _program(cfg: BlurCmaConfig):
     """The compiled pieces of a run (cached per config: the tests share them)."""
-    x_tr, y_tr, x_te, y_te, n_classes = load_images(cfg)
-    net = make_net(cfg, x_tr.shape[1], n_classes)
-    sample = dataset_sampler(x_tr, y_tr)
+    sample, xt, yt, n_in, n_classes = _task(cfg.dataset, cfg.data_dir, cfg.side, cfg.classes)
+    net = make_net(cfg, n_in, n_classes)
     key = jax.random.key(cfg.seed)
     template = (random_genome(jax.random.fold_in(key, 1), cfg.k) if cfg.init == "random"
                 else backprop_genome(0.1, cfg.k))
     cma = make_cmaes(net, sample, template, cfg.population, cfg.sigma0, cfg.n_support, cfg.n_query, cfg.batch)
-    xt, yt = jnp.asarray(x_te), jnp.asarray(y_te)
     test_accuracy = jax.jit(lambda g, k: accuracy_after_steps(net, g, sample, xt, yt, k, cfg.n_support, cfg.batch,
                                                               cfg.eval_draws))
     return cma, template, jax.jit(cma.generations, static_argnums=2), test_accuracy
