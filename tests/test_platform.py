@@ -141,6 +141,7 @@ def test_report_renders_in_headless_chromium(local_sweep, tmp_path):
     assert page.count("data:image/png;base64,") == 1 and "src=\"http" not in page  # self-contained
     md = (tmp_path / "report.md").read_text()
     assert "## demo/reinforce-multiplexer11" in md and "lr=0.03:0.003:0.0003 (2 seeds)" in md
+    assert "| final accuracy | wall time (s) | final_accuracy (reference) |" in md and "| 0.7 |" in md
     assert (tmp_path / "report" / "00-curves.png").stat().st_size > 10_000
     chromium = "/usr/bin/chromium"
     if not os.path.exists(chromium):

@@ -142,12 +142,14 @@ def _final_table(groups: dict[str, dict[str, Any]], target: tuple[str, float] | 
         if target is not None:
             key, ref = target
             vals = [v for s in g["summaries"] for v in np.atleast_1d(s.get(key, []))]
-            if vals:
+            if key == f"final_{g['metric']}":
+                pass  # the headline column already is the measured value
+            elif vals:
                 m, h = mean_ci(np.asarray(vals, float))
                 row[f"{key} (measured)"] = _pm(m, h)
             else:
                 row[f"{key} (measured)"] = "not logged"
-            row[f"{key} (paper)"] = f"{ref:g}"
+            row[f"{key} (reference)"] = f"{ref:g}"
         rows.append(row)
     return pd.DataFrame(rows)
 
