@@ -107,25 +107,13 @@ def run_experiment(
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
         report_remember(run_remember(cfg, out, progress=progress))
         return
-    if isinstance(cfg, BlurMetaConfig):
+    if isinstance(cfg, (BlurCmaConfig, BlurMetaConfig)):
         from plastix.blur.meta_run import run_blur_meta
-
-        cfg = _blur_meta_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
-        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        res = run_blur_meta(cfg, out, progress=progress)
-        s = res.summary
-        print(f"{res.path}: {s['meta_steps']} meta-steps in {s['seconds']:.0f} s; query accuracy on the training "
-              f"tasks {s['final_accuracy']:.3f} (U = {s['final_unroll']}); held-out tasks after U steps: "
-              + ", ".join(f"{k.split('_at_')[0][4:]} {v:.3f}" for k, v in s.items() if k.startswith("val_") and
-                          "_at_" in k))
-        print(f"  genome: {res.path / 'genome.npz'}  plots: {res.path / 'training.png'}, {res.path / 'curve.png'}")
-        return
-    if isinstance(cfg, BlurCmaConfig):
         from plastix.blur.run import run_blur_cma
 
         cfg = _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        _report_blur(run_blur_cma(cfg, out, progress=progress))
+        _report_blur((run_blur_meta if isinstance(cfg, BlurMetaConfig) else run_blur_cma)(cfg, out, progress=progress))
         return
     if generations:
         raise UsageError("--generations: only maze (eprnn/*) and BLUR (blur/*) experiments take it")
@@ -184,41 +172,42 @@ def _maze_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
 
 
 def _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
-    for flag, v in (("steps", steps), ("episodes", episodes), ("epochs", epochs)):
-        if v:
-            raise UsageError(f"--{flag}: BLUR CMA-ES experiments are measured in generations; use --generations")
-    if generations < 0 or seeds < 0:
-        raise UsageError(f"--{'generations' if generations < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
+    """CMA-ES runs take --generations (and --data-dir), gradient runs --steps (meta-steps per curriculum
+    stage); both are one seed per run."""
+    gradient = isinstance(cfg, BlurMetaConfig)
+    kind, unit, word = ("gradient", "steps", "meta-steps") if gradient else ("CMA-ES", "generations", "generations")
+    given = {"generations": generations, "steps": steps, "episodes": episodes, "epochs": epochs,
+             "data-dir": data_dir if gradient else ""}
+    for flag, v in given.items():
+        if v and flag != unit:
+            raise UsageError(f"--{flag}: BLUR {kind} experiments are measured in {word}; use --{unit}")
+    n = given[unit]
+    if n < 0 or seeds < 0:
+        raise UsageError(f"--{unit if n < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
     if seeds > 1:
-        raise UsageError("--seeds: a BLUR CMA-ES run is one seed; use `plastix sweep blur/… --seeds N`")
-    if generations:
-        cfg = dataclasses.replace(cfg, generations=generations, eval_every=min(cfg.eval_every, generations))
-    if data_dir:
+        raise UsageError(f"--seeds: a BLUR {kind} run is one seed; use `plastix sweep blur/… --seeds N`")
+    if n and gradient:
+        cfg = dataclasses.replace(cfg, stage_steps=n, log_every=min(cfg.log_every, n))
+    elif n:
+        cfg = dataclasses.replace(cfg, generations=n, eval_every=min(cfg.eval_every, n))
+    if data_dir and not gradient:
         cfg = dataclasses.replace(cfg, data_dir=data_dir)
-    return cfg.validate()
-
-
-def _blur_meta_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
-    for flag, v in (("generations", generations), ("episodes", episodes), ("epochs", epochs),
-                    ("data-dir", data_dir)):
-        if v:
-            raise UsageError(f"--{flag}: BLUR gradient experiments are measured in meta-steps; use --steps "
-                             "(meta-steps per curriculum stage)")
-    if steps < 0 or seeds < 0:
-        raise UsageError(f"--{'steps' if steps < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
-    if seeds > 1:
-        raise UsageError("--seeds: a BLUR gradient run is one seed; use `plastix sweep blur/… --seeds N`")
-    if steps:
-        cfg = dataclasses.replace(cfg, stage_steps=steps, log_every=min(cfg.log_every, steps))
     return cfg.validate()
 
 
 def _report_blur(res) -> None:
     s = res.summary
-    print(f"{res.path}: {s['generations']} generations in {s['seconds']:.0f} s; best fitness {s['best_fitness']:.3f}; "
-          f"test accuracy of the mean genome's learner {s['final_test_accuracy']:.3f} "
-          f"(best over the run {s['best_test_accuracy']:.3f})")
-    print(f"  genome: {res.path / 'genome.npz'}  plots: {res.path / 'fitness.png'}, {res.path / 'curve.png'}")
+    if "meta_steps" in s:  # gradient meta-training
+        held = ", ".join(f"{k.split('_at_')[0][4:]} {v:.3f}" for k, v in s.items() if k.startswith("val_") and "_at_" in k)
+        print(f"{res.path}: {s['meta_steps']} meta-steps in {s['seconds']:.0f} s; query accuracy on the training "
+              f"tasks {s['final_accuracy']:.3f} (U = {s['final_unroll']}); held-out tasks after U steps: {held}")
+        plots = f"{res.path / 'training.png'}, {res.path / 'curve.png'}"
+    else:
+        print(f"{res.path}: {s['generations']} generations in {s['seconds']:.0f} s; best fitness {s['best_fitness']:.3f}; "
+              f"test accuracy of the mean genome's learner {s['final_test_accuracy']:.3f} "
+              f"(best over the run {s['best_test_accuracy']:.3f})")
+        plots = f"{res.path / 'fitness.png'}, {res.path / 'curve.png'}"
+    print(f"  genome: {res.path / 'genome.npz'}  plots: {plots}")
 
 
 def _remember_overrides(cfg, steps, seeds, episodes, epochs, data_dir, generations):

@@ -35,39 +35,25 @@ class SweepError(Exception):
     """A sweep that cannot start (bad experiment, grid, Ray address or results directory)."""
 
 
+# family config class → (module, runner); every runner takes (cfg, out, progress=, resume=)
+RUNNERS = {
+    "TrainConfig": ("plastix.runner", "run"),
+    "CopiConfig": ("plastix.copi.runner", "run_copi"),
+    "MazeConfig": ("plastix.eprnn.run", "run_evolve"),
+    "RememberConfig": ("plastix.remember.run", "run_remember"),
+    "BlurCmaConfig": ("plastix.blur.run", "run_blur_cma"),
+    "BlurMetaConfig": ("plastix.blur.meta_run", "run_blur_meta"),
+}
+
+
 def run_config(cfg, out: Path, *, progress: bool, resume: bool):
     """Run one config of any family with its own runner; returns the runner's ``RunResult``."""
-    from plastix.blur.config import BlurCmaConfig, BlurMetaConfig
-    from plastix.config import TrainConfig
-    from plastix.copi.config import CopiConfig
-    from plastix.eprnn.config import MazeConfig
-    from plastix.remember.config import RememberConfig
+    import importlib
 
-    if isinstance(cfg, TrainConfig):
-        from plastix.runner import run
-
-        return run(cfg, out, progress=progress, resume=resume)
-    if isinstance(cfg, CopiConfig):
-        from plastix.copi.runner import run_copi
-
-        return run_copi(cfg, out, progress=progress, resume=resume)
-    if isinstance(cfg, MazeConfig):
-        from plastix.eprnn.run import run_evolve
-
-        return run_evolve(cfg, out, progress=progress, resume=resume)
-    if isinstance(cfg, BlurMetaConfig):
-        from plastix.blur.meta_run import run_blur_meta
-
-        return run_blur_meta(cfg, out, progress=progress, resume=resume)
-    if isinstance(cfg, BlurCmaConfig):
-        from plastix.blur.run import run_blur_cma
-
-        return run_blur_cma(cfg, out, progress=progress, resume=resume)
-    if isinstance(cfg, RememberConfig):
-        from plastix.remember.run import run_remember
-
-        return run_remember(cfg, out, progress=progress, resume=resume)
-    raise TypeError(f"no runner for {type(cfg).__name__}")
+    if type(cfg).__name__ not in RUNNERS:
+        raise TypeError(f"no runner for {type(cfg).__name__}; known: {', '.join(RUNNERS)}")
+    module, name = RUNNERS[type(cfg).__name__]
+    return getattr(importlib.import_module(module), name)(cfg, out, progress=progress, resume=resume)
 
 
 def _finished(out: Path, cfg) -> bool:
