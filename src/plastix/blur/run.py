@@ -36,7 +36,7 @@ from plastix.blur.config import BlurCmaConfig, parse_transfer, transfer_slug
 from plastix.blur.evolve import make_cmaes
 from plastix.blur.genome import backprop_genome, random_genome, save_genome
 from plastix.blur.network import BlurNet, init_synapses, inner_step, predict
-from plastix.blur.tasks import dataset_sampler, resize_images
+from plastix.blur.tasks import dataset_sampler, resize_images, select_classes
 from plastix.config import ConfigError
 from plastix.types import Array
 from plastix.runner import (RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
@@ -65,10 +65,7 @@ def task_data(dataset: str, data_dir: str, side: int, classes: tuple[int, ...] =
         bad = [c for c in classes if not 0 <= c < ds.n_classes]
         if bad:
             raise ConfigError("classes", f"class {bad[0]} is not in {dataset}; allowed: 0…{ds.n_classes - 1}")
-        remap = np.full(ds.n_classes, -1, np.int32)
-        remap[list(classes)] = np.arange(len(classes))
-        keep_tr, keep_te = remap[y_tr] >= 0, remap[y_te] >= 0
-        x_tr, y_tr, x_te, y_te = x_tr[keep_tr], remap[y_tr[keep_tr]], x_te[keep_te], remap[y_te[keep_te]]
+        (x_tr, y_tr), (x_te, y_te) = select_classes(x_tr, y_tr, classes), select_classes(x_te, y_te, classes)
         n_classes = len(classes)
     return (np.asarray(x_tr, np.float32), np.asarray(y_tr, np.int32), np.asarray(x_te, np.float32),
             np.asarray(y_te, np.int32), n_classes)

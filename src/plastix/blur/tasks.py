@@ -91,14 +91,20 @@ def mixture(names: tuple[str, ...]) -> Sampler:
     return sample
 
 
+def select_classes(x: np.ndarray, y: np.ndarray, classes) -> tuple[np.ndarray, np.ndarray]:
+    """The examples of ``classes`` only, relabelled 0… in the order given."""
+    y = np.asarray(y, np.int32)
+    remap = np.full(max(int(y.max()), *classes) + 1, -1, np.int32)
+    remap[list(classes)] = np.arange(len(classes))
+    keep = remap[y] >= 0
+    return x[keep], remap[y[keep]]
+
+
 def dataset_sampler(x: np.ndarray, y: np.ndarray, classes: tuple[int, ...] | None = None) -> Sampler:
     """Samples with replacement from an image set (optionally restricted to ``classes``, relabelled 0…)."""
     x, y = np.asarray(x, np.float32), np.asarray(y, np.int32)
     if classes is not None:
-        keep = np.isin(y, classes)
-        remap = np.full(int(y.max()) + 1, -1, np.int32)
-        remap[list(classes)] = np.arange(len(classes))
-        x, y = x[keep], remap[y[keep]]
+        x, y = select_classes(x, y, classes)
     xs, ys = jnp.asarray(x), jnp.asarray(y)
 
     def sample(key, n):

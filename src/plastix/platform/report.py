@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 import os
 import shutil
 import time
@@ -25,22 +24,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from plastix.analysis import final_value, mean_ci95, moving_average
 from plastix.platform.curves import load_curves
 from plastix.platform.store import load_index
 from plastix.runner import atomic_write_bytes
 
 
-def mean_ci(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and half-width of the 95 % Student-t confidence interval along ``axis`` (NaN for n < 2)."""
-    from scipy import stats
-
+def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`plastix.analysis.mean_ci95` over the first axis (seeds), with NaN (no interval) for a
+    single seed; a 1-D input gives scalars."""
     values = np.asarray(values, float)
-    n = values.shape[axis]
-    mean = values.mean(axis)
-    if n < 2:
-        return mean, np.full_like(mean, np.nan)
-    half = stats.t.ppf(0.975, n - 1) * values.std(axis, ddof=1) / math.sqrt(n)
-    return mean, half
+    mean, half = mean_ci95(values[:, None] if values.ndim == 1 else values)
+    if values.shape[0] < 2:
+        half = np.full_like(mean, np.nan)
+    return (mean[0], half[0]) if values.ndim == 1 else (mean, half)
 
 
 def _grid(grid_json) -> dict[str, Any]:
@@ -88,15 +85,6 @@ def _per_seed(g: dict[str, Any], metric: str) -> np.ndarray:
     return wide.to_numpy().T, wide.index.to_numpy()
 
 
-def _smooth(ys: np.ndarray) -> np.ndarray:
-    """Per-seed moving average over 2 % of the curve (as ``plastix.plotting``), before the CI."""
-    w = max(1, ys.shape[1] // 50)
-    if w == 1:
-        return ys
-    kernel = np.ones(w) / w
-    return np.stack([np.convolve(np.pad(y, (w - 1, 0), mode="edge"), kernel, mode="valid") for y in ys])
-
-
 def _plot(groups: dict[str, dict[str, Any]], metric: str | None, path: Path, title: str) -> bool:
     import matplotlib
 
@@ -110,7 +98,7 @@ def _plot(groups: dict[str, dict[str, Any]], metric: str | None, path: Path, tit
         if m not in g["frame"]:
             continue
         ys, xs = _per_seed(g, m)
-        mean, half = mean_ci(_smooth(ys))
+        mean, half = mean_ci(moving_average(ys, max(1, ys.shape[1] // 50)))
         line, = ax.plot(xs, mean, label=label, lw=1.6)
         if np.isfinite(half).any():
             ax.fill_between(xs, mean - half, mean + half, color=line.get_color(), alpha=0.2, lw=0)
@@ -135,7 +123,7 @@ def _final_table(groups: dict[str, dict[str, Any]], target: tuple[str, float] | 
         finals = [v for s in g["summaries"] for v in np.atleast_1d(s.get(f"final_{g['metric']}", []))]
         if not finals:  # no per-seed final in the summary: the mean of the last 5 % of the curve
             ys, _ = _per_seed(g, g["metric"])
-            finals = np.nanmean(ys[:, -max(1, int(round(0.05 * ys.shape[1]))):], axis=1)
+            finals = final_value(ys)
         mean, half = mean_ci(np.asarray(finals, float))
         row = {"config": label, "seeds": len(finals), f"final {g['metric']}": _pm(mean, half),
                "wall time (s)": f"{g['wall']:.1f}"}
