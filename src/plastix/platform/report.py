@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from plastix.analysis import final_value, mean_ci95, moving_average
+from plastix.analysis import mean_ci95, moving_average
 from plastix.platform.curves import load_curves
 from plastix.platform.store import load_index
 from plastix.runner import atomic_write_bytes
@@ -123,7 +123,7 @@ def _final_table(groups: dict[str, dict[str, Any]], target: tuple[str, float] | 
         finals = [v for s in g["summaries"] for v in np.atleast_1d(s.get(f"final_{g['metric']}", []))]
         if not finals:  # no per-seed final in the summary: the mean of the last 5 % of the curve
             ys, _ = _per_seed(g, g["metric"])
-            finals = final_value(ys)
+            finals = np.nanmean(ys[:, -max(1, int(round(0.05 * ys.shape[1]))):], axis=1)  # a shorter seed's tail is NaN
         mean, half = mean_ci(np.asarray(finals, float))
         row = {"config": label, "seeds": len(finals), f"final {g['metric']}": _pm(mean, half),
                "wall time (s)": f"{g['wall']:.1f}"}
