@@ -6,9 +6,8 @@ and the ratio to (a) the reference implementation's rates from the spec (≈ 3,0
 batch 1, ≈ 36,000 at batch 128, Weight Maximization in NumPy on one core of this machine class),
 (b) a NumPy Weight-Maximization loop shaped like the reference (per-sample raw updates, top-down,
 hand-written Adam per layer; spec §6) and (c) a leaner NumPy REINFORCE loop (batch-averaged outer
-products), both timed in this same process. The WM loop's batch-128 rate, set against the spec's,
-says how this machine compares with the one the reference was timed on. Medians of ``--repeats``
-runs.
+products), both timed in this same process. The machine's speed drifts from day to day, so the
+same-run ratios are the ones to quote (README, "Benchmarks"). Medians of ``--repeats`` runs.
 
     python benchmarks/bench_reinforce.py [--repeats 5] [--quick] [--rules reinforce weight_max]
 """
