@@ -252,3 +252,106 @@ def test_b10_cmaes_is_deterministic_and_monotone():
     for a, b in zip(*out):
         np.testing.assert_array_equal(a, b)
     assert np.all(np.diff(out[0][0]) >= 0) and np.all((out[0][0] >= 0) & (out[0][0] <= 1))
+
+
+def _slow_step(net, g, syn, x, y, normalise):
+    """A slow reference of one inner step in the spec's indexing (A[b,i,c], F[i,j,c], K[j,i,c]), loops over
+    units and channels; tanh everywhere, additive backward, target feedback, mean reduction, no Oja, no
+    activation normalisation. ``normalise``: the sweeps read ρ·w_ij / sqrt(Σ_i' w_i'j² + 1e−9) (spec D6)."""
+    G = {n: np.asarray(v, np.float64) for n, v in g._asdict().items()}
+    k, B = net.k, x.shape[0]
+    F = [np.transpose(np.asarray(s["F"], np.float64), (1, 2, 0)) for s in syn]  # F[i, j, c]
+    K = [np.transpose(np.asarray(s["K"], np.float64), (1, 2, 0)) for s in syn] if not net.symmetric else None
+
+    def read(W):  # W[a, b, c], normalised over a (the lower layer's units and bias)
+        if not normalise:
+            return W
+        out = np.empty_like(W)
+        for b_ in range(W.shape[1]):
+            for c in range(W.shape[2]):
+                out[:, b_, c] = G["rho"] * W[:, b_, c] / np.sqrt(sum(W[a, b_, c] ** 2 for a in range(W.shape[0])) + 1e-9)
+        return out
+
+    def bias(A):
+        return np.concatenate([A, np.ones((B, 1, k))], axis=1)
+
+    A = [np.zeros((B, x.shape[1], k))]
+    A[0][:, :, 0] = x
+    for l in range(len(F)):
+        Fe, Ab = read(F[l]), bias(A[-1])
+        Z = np.zeros((B, F[l].shape[1], k))
+        for j in range(Z.shape[1]):
+            for c in range(k):
+                Z[:, j, c] = sum(Fe[i, j, c] * sum(G["nu"][c, d] * Ab[:, i, d] for d in range(k)) for i in range(Ab.shape[1]))
+        A.append(np.tanh(G["eta"] * Z))
+    logits = A[-1][:, :, 0].copy()
+    A[-1][:, :, 1] = 2 * np.eye(A[-1].shape[1])[np.asarray(y)] - 1
+    A[-1][:, :, 2:] = 0
+    for l in range(len(F) - 1, 0, -1):  # hidden layer l, its upper neighbour through synapses l (0-based F[l])
+        Ke = read(K[l].transpose(1, 0, 2) if K is not None else F[l])  # Ke[i, j, c]: lower i ← upper j
+        M = np.zeros_like(A[l])
+        for i in range(A[l].shape[1]):
+            for c in range(k):
+                M[:, i, c] = sum(Ke[i, j, c] * sum(G["mu"][c, d] * A[l + 1][:, j, d] for d in range(k))
+                                 for j in range(A[l + 1].shape[1]))
+        A[l] = np.tanh(G["f"] * A[l] + G["eta"] * M)
+    new = []
+    for l in range(len(F)):
+        P, post = bias(A[l]), A[l + 1]
+        pre_c = np.einsum("bie,ec->bic", P, G["nu_t"])
+        post_c = np.einsum("cd,bjd->bjc", G["mu_t"], post)
+        layer = {"F": G["f_t"] * F[l] + G["eta_t"] * np.einsum("bic,bjc->ijc", pre_c, post_c) / B}
+        if K is not None:
+            hk = np.einsum("bje,ec->bjc", post, G["nu_t"]), np.einsum("cd,bid->bic", G["mu_t"], P)
+            layer["K"] = G["f_t"] * K[l] + G["eta_t"] * np.einsum("bjc,bic->jic", *hk) / B
+        new.append({n: np.transpose(v, (2, 0, 1)) for n, v in layer.items()})
+    return new, logits
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_b12_synapse_normalisation_matches_slow_loop(symmetric):
+    """D6: with ``synapse_norm`` the step equals a slow loop that normalises every receiving unit's synapses
+    over its senders (bias included) with the genome's ρ, stored synapses updated as usual, to 1e−10
+    (float64). Negative control: the same loop without the normalisation is ≥ 1e−3 away."""
+    with jax.enable_x64(True):
+        net = BlurNet((3, 4, 2), k=3, symmetric=symmetric, normalize=False, oja=False, hidden_fwd="tanh",
+                      hidden_bwd="tanh", output_fwd="tanh", synapse_norm=True)
+        g = random_genome(jax.random.key(60), 3, dtype=jnp.float64)._replace(
+            f=jnp.float64(0.9), eta=jnp.float64(1.1), f_t=jnp.float64(0.95), eta_t=jnp.float64(-0.2), rho=jnp.float64(0.7))
+        syn = [{n: 2.5 * v for n, v in s.items()} for s in init_synapses(jax.random.key(61), net, jnp.float64)]
+        x = jax.random.uniform(jax.random.key(62), (5, 3), jnp.float64, -1, 1)
+        y = jnp.array([0, 1, 1, 0, 1])
+        new, logits = step(net, g, syn, x, y)
+        ref_new, ref_logits = _slow_step(net, g, syn, x, y, normalise=True)
+        np.testing.assert_allclose(logits, ref_logits, rtol=1e-10, atol=1e-12)
+        for n, r in zip(new, ref_new):
+            assert set(n) == set(r)
+            for name in n:
+                np.testing.assert_allclose(n[name], r[name], rtol=1e-10, atol=1e-12)
+        off_new, off_logits = _slow_step(net, g, syn, x, y, normalise=False)
+        gap = max(float(np.max(np.abs(logits - off_logits))),
+                  *(float(np.max(np.abs(n[m] - o[m]))) for n, o in zip(new, off_new) for m in n))
+        assert gap >= 1e-3, gap
+        # and the network without synapse_norm is the un-normalised loop
+        plain = BlurNet(**{**net.__dict__, "synapse_norm": False})
+        p_new, p_logits = step(plain, g, syn, x, y)
+        np.testing.assert_allclose(p_logits, off_logits, rtol=1e-10, atol=1e-12)
+
+
+def test_b13_synapse_normalisation_scale_invariance():
+    """With D6 the sweeps cannot see the scale of a receiving unit's incoming synapses: rescaling each column
+    of the stored F by its own positive factor leaves the logits unchanged; without D6 they change."""
+    x = jax.random.uniform(jax.random.key(63), (16, 2), minval=-1, maxval=1)
+    y = (x[:, 0] > 0).astype(jnp.int32)
+    g = random_genome(jax.random.key(64), 2)
+    for norm in (True, False):
+        net = BlurNet((2, 6, 2), k=2, synapse_norm=norm)
+        syn = init_synapses(jax.random.key(65), net)
+        scale = jnp.exp(jax.random.normal(jax.random.key(66), (1, 1, 6)))  # one factor per hidden unit
+        scaled = [{"F": syn[0]["F"] * scale}, syn[1]]
+        _, a = step(net, g, syn, x, y)
+        _, b = step(net, g, scaled, x, y)
+        if norm:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        else:
+            assert float(jnp.max(jnp.abs(a - b))) > 1e-2

@@ -31,6 +31,8 @@ class BlurCmaConfig(ConfigIO):
     """States per neuron (and channels per synapse)."""
     normalize: bool = True
     oja: bool = True
+    synapse_norm: bool = False
+    """Synapse normalisation in the sweeps (spec D6): read ρ·w/‖w_·j‖, ρ in the genome."""
     population: int = 80
     generations: int = 400
     sigma0: float = 0.5
@@ -119,6 +121,8 @@ class BlurMetaConfig(ConfigIO):
     k: int = 2
     normalize: bool = True
     oja: bool = True
+    synapse_norm: bool = False
+    """Synapse normalisation in the sweeps (spec D6): read ρ·w/‖w_·j‖, ρ in the genome."""
     genomes: int = 8
     """Genomes trained in parallel (one vmap axis); synchronised to the best at each stage end."""
     batch: int = 128

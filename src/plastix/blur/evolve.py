@@ -1,8 +1,8 @@
 """Meta-training BLUR genomes by CMA-ES (spec blur.md §5.2), with evosax's CMA-ES (ask/tell).
 
 The search vector is the flattened genome: the core ``4k² + 4`` numbers, plus the normalisation
-scales/shifts when the network normalises and the Oja multiplier when Oja is on (the logit scale
-does not affect accuracy and is left out). Fitness (maximised; evosax minimises, so it sees
+scales/shifts when the network normalises, the Oja multiplier when Oja is on and the synapse
+rescale ρ with synapse normalisation (the logit scale does not affect accuracy and is left out). Fitness (maximised; evosax minimises, so it sees
 ``−fitness``): accuracy on ``n_query`` query batches after ``n_support`` inner steps from fresh
 synapses. The whole population is one vmapped call; a run of generations is one ``lax.scan``.
 Defaults [choice]: σ₀ = 0.5, no bounds, no restarts, initial mean a random N(0, 1) genome (or the
@@ -27,6 +27,8 @@ def searched_fields(net: BlurNet) -> tuple[str, ...]:
         fields += ("gamma_fwd", "beta_fwd", "gamma_bwd", "beta_bwd")
     if net.oja:
         fields += ("omega",)
+    if net.synapse_norm:
+        fields += ("rho",)
     return fields
 
 

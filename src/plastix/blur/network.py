@@ -27,8 +27,15 @@ One step on a batch ``(X, Y)`` (:func:`inner_step`):
    when ``oja``); asymmetric K learns the mirrored rule. ``red_b`` is the batch mean (default) or
    sum (the reference).
 
-Not implemented yet: synapse normalisation inside activations (D6), synapse saturation (D7), the
-``supervised_every`` and ``forward_synapse_update`` modes.
+Synapse normalisation (spec D6, ``synapse_norm``; off by default): the forward and backward sweeps
+read ``w'_ij = ρ·w_ij / sqrt(Σ_{i'} w_{i'j}² + 1e−9)``, each receiving unit's column normalised over
+its senders (bias included) per channel, with ρ the genome's ``rho``; the stored synapses and the
+Hebbian/Oja update are unchanged. A symmetric network uses the normalised ``F`` both ways (``K ≡
+F'ᵀ``); an asymmetric network's ``K`` is normalised over the same index, the lower layer's units
+and bias, so that both directions see the same geometry [choice: the paper does not say].
+
+Not implemented yet: synapse saturation (D7), the ``supervised_every`` and
+``forward_synapse_update`` modes.
 """
 
 from __future__ import annotations
@@ -93,6 +100,7 @@ class BlurNet:
     reduction: str = "mean"
     hebb_pre: str = "backward"
     init_scale: str = "fan_in"  # uniform[−1, 1]/sqrt(n_in + 1) | "unit": uniform[−1, 1]
+    synapse_norm: bool = False  # spec D6: sweeps read ρ·w/‖w_{·j}‖ (over senders, bias included)
 
     def validate(self) -> "BlurNet":
         if len(self.sizes) < 2 or any(n < 1 for n in self.sizes):
@@ -154,6 +162,21 @@ def _normalize(x: Array, gamma: Array, beta: Array) -> Array:
     return (x - m) / jnp.sqrt(v + 1e-5) * gamma[:, None, None] + beta[:, None, None]
 
 
+def _synapse_norm(W: Array, rho: Array, axis: int) -> Array:
+    """``ρ·W / sqrt(Σ W² + 1e−9)`` with the sum over ``axis`` (the lower layer's units and bias; D6)."""
+    return rho * W * jax.lax.rsqrt(jnp.sum(W * W, axis=axis, keepdims=True) + 1e-9)
+
+
+def effective(net: BlurNet, g: Genome, layer: dict) -> dict:
+    """The synapses the sweeps read: ``layer`` itself, or its D6-normalised copy when ``synapse_norm``."""
+    if not net.synapse_norm:
+        return layer
+    out = {"F": _synapse_norm(layer["F"], g.rho, axis=1)}
+    if "K" in layer:
+        out["K"] = _synapse_norm(layer["K"], g.rho, axis=2)
+    return out
+
+
 def forward(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> list[Array]:
     """The forward sweep from reset neurons: every layer's states ``[A_0 … A_L]``, each (k, B, n)."""
     A0 = jnp.zeros((net.k,) + x.shape, x.dtype).at[0].set(x)
@@ -161,7 +184,7 @@ def forward(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> list[Array]:
     L = len(syn)
     for l, layer in enumerate(syn):
         S = _mix(g.nu, _with_bias(states[-1]))
-        Z = S @ _channels(layer["F"], net.k)
+        Z = S @ _channels(effective(net, g, layer)["F"], net.k)
         A = g.eta * Z  # f·A + η·Z with A reset to 0 (neurons are reset every step, spec D12)
         top = l == L - 1
         if net.normalize and not top:
@@ -230,10 +253,11 @@ def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> 
         upper = states[l + 1]
         T = _mix(g.mu, upper)
         n_real = states[l].shape[2]
+        read = effective(net, g, syn[l])
         if net.symmetric:
-            M = T @ jnp.swapaxes(_channels(syn[l]["F"][:, :n_real], net.k), 1, 2)
+            M = T @ jnp.swapaxes(_channels(read["F"][:, :n_real], net.k), 1, 2)
         else:
-            M = T @ _channels(syn[l]["K"][:, :, :n_real], net.k)
+            M = T @ _channels(read["K"][:, :, :n_real], net.k)
         states[l] = _backward_update(net, g, states[l], M)
     batch = x.shape[0]
     new = []
