@@ -355,3 +355,31 @@ def test_b13_synapse_normalisation_scale_invariance():
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         else:
             assert float(jnp.max(jnp.abs(a - b))) > 1e-2
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_b14_synapse_saturation(symmetric):
+    """D7 (the paper's form): every stored synapse after a step is α·tanh(w/α) of the unsaturated update
+    from the same synapses (closed form, float64 to 1e−12), F and K alike, and over 200 steps with a large
+    plasticity rate |w| stays below |α| = 0.3 while the unsaturated network's synapses exceed it or diverge
+    (control)."""
+    with jax.enable_x64(True):
+        x = jax.random.uniform(jax.random.key(67), (200, 16, 3), jnp.float64, -1, 1)
+        y = (x[..., 0] * x[..., 1] > 0).astype(jnp.int32)
+        g = random_genome(jax.random.key(68), 3, eta_t=-0.5, dtype=jnp.float64)._replace(alpha=jnp.float64(0.3))
+        sat = BlurNet((3, 6, 2), k=3, symmetric=symmetric, saturation=True)
+        plain = BlurNet(**{**sat.__dict__, "saturation": False})
+        syn = init_synapses(jax.random.key(69), sat, jnp.float64)
+        new_sat, _ = step(sat, g, syn, x[0], y[0])
+        new_plain, _ = step(plain, g, syn, x[0], y[0])
+        for a, b in zip(new_sat, new_plain):
+            for name in a:
+                np.testing.assert_allclose(a[name], 0.3 * np.tanh(np.asarray(b[name]) / 0.3), rtol=1e-12, atol=1e-15)
+        tops = {}
+        for net in (sat, plain):
+            s = syn
+            for i in range(200):
+                s = step(net, g, s, x[i], y[i])[0]
+            tops[net.saturation] = max(float(jnp.max(jnp.abs(v))) for layer in s for v in layer.values())
+        assert tops[True] < 0.3, tops
+        assert not np.isfinite(tops[False]) or tops[False] > 0.3, tops  # unsaturated: exceeds α or diverges

@@ -33,6 +33,8 @@ class BlurCmaConfig(ConfigIO):
     oja: bool = True
     synapse_norm: bool = False
     """Synapse normalisation in the sweeps (spec D6): read ρ·w/‖w_·j‖, ρ in the genome."""
+    saturation: bool = False
+    """Synapse saturation (spec D7): w ← α·tanh(w/α) after every update, α in the genome."""
     population: int = 80
     generations: int = 400
     sigma0: float = 0.5
@@ -123,6 +125,8 @@ class BlurMetaConfig(ConfigIO):
     oja: bool = True
     synapse_norm: bool = False
     """Synapse normalisation in the sweeps (spec D6): read ρ·w/‖w_·j‖, ρ in the genome."""
+    saturation: bool = False
+    """Synapse saturation (spec D7): w ← α·tanh(w/α) after every update, α in the genome."""
     genomes: int = 8
     """Genomes trained in parallel (one vmap axis); synchronised to the best at each stage end."""
     batch: int = 128

@@ -1,9 +1,9 @@
 """Meta-training BLUR genomes by CMA-ES (spec blur.md §5.2), with evosax's CMA-ES (ask/tell).
 
 The search vector is the flattened genome: the core ``4k² + 4`` numbers, plus the normalisation
-scales/shifts when the network normalises, the Oja multiplier when Oja is on and the synapse
-rescale ρ with synapse normalisation (the logit scale does not affect accuracy and is left out). Fitness (maximised; evosax minimises, so it sees
-``−fitness``): accuracy on ``n_query`` query batches after ``n_support`` inner steps from fresh
+scales/shifts when the network normalises, the Oja multiplier when Oja is on, the synapse rescale ρ
+with synapse normalisation and the saturation scale α with saturation (the logit scale does not
+affect accuracy and is left out). Fitness (maximised; evosax minimises, so it sees ``−fitness``): accuracy on ``n_query`` query batches after ``n_support`` inner steps from fresh
 synapses. The whole population is one vmapped call; a run of generations is one ``lax.scan``.
 Defaults [choice]: σ₀ = 0.5, no bounds, no restarts, initial mean a random N(0, 1) genome (or the
 backprop init).
@@ -29,6 +29,8 @@ def searched_fields(net: BlurNet) -> tuple[str, ...]:
         fields += ("omega",)
     if net.synapse_norm:
         fields += ("rho",)
+    if net.saturation:
+        fields += ("alpha",)
     return fields
 
 

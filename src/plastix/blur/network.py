@@ -34,8 +34,12 @@ Hebbian/Oja update are unchanged. A symmetric network uses the normalised ``F`` 
 F'ᵀ``); an asymmetric network's ``K`` is normalised over the same index, the lower layer's units
 and bias, so that both directions see the same geometry [choice: the paper does not say].
 
-Not implemented yet: synapse saturation (D7), the ``supervised_every`` and
-``forward_synapse_update`` modes.
+Synapse saturation (spec D7, ``saturation``; off by default) is the paper's form: after the update
+(Oja term included) every stored synapse becomes ``α·tanh(w/α)`` with α the genome's ``alpha``
+(non-zero), so ``|w| < |α|``. The reference code's ``exp_update`` alternative is not implemented: the
+spec leaves its ``ε`` and ``s`` undefined.
+
+Not implemented yet: the ``supervised_every`` and ``forward_synapse_update`` modes.
 """
 
 from __future__ import annotations
@@ -101,6 +105,7 @@ class BlurNet:
     hebb_pre: str = "backward"
     init_scale: str = "fan_in"  # uniform[−1, 1]/sqrt(n_in + 1) | "unit": uniform[−1, 1]
     synapse_norm: bool = False  # spec D6: sweeps read ρ·w/‖w_{·j}‖ (over senders, bias included)
+    saturation: bool = False  # spec D7: stored synapses w ← α·tanh(w/α) after every update
 
     def validate(self) -> "BlurNet":
         if len(self.sizes) < 2 or any(n < 1 for n in self.sizes):
@@ -239,6 +244,8 @@ def _plastic(net: BlurNet, g: Genome, W: Array, pre: Array, post: Array, batch: 
     new = g.f_t * W + g.eta_t * H
     if net.oja:
         new = new - jnp.abs(g.eta_t) * jnp.abs(g.omega) * _oja(W)
+    if net.saturation:
+        new = g.alpha * jnp.tanh(new / g.alpha)
     return new
 
 
