@@ -160,8 +160,8 @@ def _mix(m: Array, A: Array) -> Array:
 
     For k = 2 as two broadcast multiply-adds, which fuse with their neighbours: a dot over a state
     axis of 2 is a tiny, badly shaped product for XLA:CPU's matmul library (BLUR toy meta-step,
-    k = 2, other core busy: 39 → 25–28 ms). For k ≥ 4 the dot stays: the sums' transpose in the meta-gradient is then k²
-    separate reductions (digits meta-step, k = 4: 29 → 158 ms with sums)."""
+    k = 2, other core busy: 39 → 25–28 ms). For k ≥ 4 the dot stays: the sums' transpose in the
+    meta-gradient is then k² separate reductions (digits meta-step, k = 4: 29 → 158 ms with sums)."""
     if A.shape[0] == 2:
         col = lambda d: m[:, d].reshape((2,) + (1,) * (A.ndim - 1))  # noqa: E731
         return col(0) * A[:1] + col(1) * A[1:]
