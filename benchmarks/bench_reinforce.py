@@ -117,5 +117,6 @@ def main() -> None:
             print(f"| {name} | {batch} | 1 | – | {r:,.0f} | {r / REFERENCE[batch]:.2f}× | {r / wm_rate:.2f}× "
                   f"| {r / numpy_rate:.2f}× |")
 
+
 if __name__ == "__main__":
     main()

@@ -3,10 +3,11 @@
 The search vector is the flattened genome: the core ``4k² + 4`` numbers, plus the normalisation
 scales/shifts when the network normalises, the Oja multiplier when Oja is on, the synapse rescale ρ
 with synapse normalisation and the saturation scale α with saturation (the logit scale does not
-affect accuracy and is left out). Fitness (maximised; evosax minimises, so it sees ``−fitness``): accuracy on ``n_query`` query batches after ``n_support`` inner steps from fresh
-synapses. The whole population is one vmapped call; a run of generations is one ``lax.scan``.
-Defaults [choice]: σ₀ = 0.5, no bounds, no restarts, initial mean a random N(0, 1) genome (or the
-backprop init).
+affect accuracy and is left out). Fitness (maximised; evosax minimises, so it sees ``−fitness``):
+accuracy on ``n_query`` query batches after ``n_support`` inner steps from fresh synapses. The
+whole population is one vmapped call; a run of generations is one ``lax.scan``. Defaults
+[choice]: σ₀ = 0.5, no bounds, no restarts, initial mean a random N(0, 1) genome (or the backprop
+init).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Core: four k × k matrices and four scalar gates, ``4k² + 4`` numbers —
 Extras, always stored and used only where the network config enables them: per-channel
 normalisation scales and shifts for the forward and backward passes (``gamma_fwd``, ``beta_fwd``,
 ``gamma_bwd``, ``beta_bwd``), the Oja multiplier ``omega``, the synapse rescale ``rho`` of synapse
-normalisation (spec D6), the saturation scale ``alpha`` (D7) and the meta-loss logit scale ``logit_scale`` (it never enters the inner loop).
+normalisation (spec D6), the saturation scale ``alpha`` (D7) and the meta-loss logit scale
+``logit_scale`` (it never enters the inner loop).
 
 Genomes save to ``.npz`` (arrays) or JSON (nested lists) and load back exactly.
 """
@@ -59,8 +60,7 @@ CORE = ("nu", "mu", "nu_t", "mu_t", "f", "eta", "f_t", "eta_t")
 def _extras(k: int, dtype) -> dict:
     one, zero = jnp.ones((k,), dtype), jnp.zeros((k,), dtype)
     return {"gamma_fwd": one, "beta_fwd": zero, "gamma_bwd": one, "beta_bwd": zero,
-            "omega": jnp.asarray(1.0, dtype), "logit_scale": jnp.asarray(1.0, dtype), "rho": jnp.asarray(1.0, dtype),
-            "alpha": jnp.asarray(1.0, dtype)}
+            **{name: jnp.asarray(1.0, dtype) for name in ("omega", "logit_scale", "rho", "alpha")}}
 
 
 def random_genome(key: Array, k: int, eta_t: float = -0.1, dtype=jnp.float32) -> Genome:
@@ -125,8 +125,5 @@ def load_genome(path: str | Path, dtype=jnp.float32) -> Genome:
     if missing:
         raise ValueError(f"{path}: missing genome fields {', '.join(missing)}")
     k = raw["nu"].shape[-1]
-    defaults = {"gamma_fwd": np.ones(k), "beta_fwd": np.zeros(k), "gamma_bwd": np.ones(k), "beta_bwd": np.zeros(k),
-                "omega": np.asarray(1.0), "logit_scale": np.asarray(1.0), "rho": np.asarray(1.0),
-                "alpha": np.asarray(1.0)}
-    full = {**defaults, **raw}
+    full = {**_extras(k, dtype), **raw}  # files from before an extra existed get its default
     return Genome(**{n: jnp.asarray(full[n], dtype) for n in Genome._fields})

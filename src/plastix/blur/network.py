@@ -192,12 +192,17 @@ def effective(net: BlurNet, g: Genome, layer: dict) -> dict:
 
 def forward(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> list[Array]:
     """The forward sweep from reset neurons: every layer's states ``[A_0 … A_L]``, each (k, B, n)."""
+    return _sweep_up(net, g, [effective(net, g, layer) for layer in syn], x)
+
+
+def _sweep_up(net: BlurNet, g: Genome, reads: list[dict], x: Array) -> list[Array]:
+    """:func:`forward` on the synapses as the sweeps read them (:func:`effective`)."""
     A0 = jnp.zeros((net.k,) + x.shape, x.dtype).at[0].set(x)
     states = [A0]
-    L = len(syn)
-    for l, layer in enumerate(syn):
+    L = len(reads)
+    for l, read in enumerate(reads):
         S = _mix(g.nu, _with_bias(states[-1]))
-        Z = S @ _channels(effective(net, g, layer)["F"], net.k)
+        Z = S @ _channels(read["F"], net.k)
         A = g.eta * Z  # f·A + η·Z with A reset to 0 (neurons are reset every step, spec D12)
         top = l == L - 1
         if net.normalize and not top:
@@ -259,7 +264,8 @@ def _plastic(net: BlurNet, g: Genome, W: Array, pre: Array, post: Array, batch: 
 
 def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> tuple[list[dict], Array]:
     """One BLUR step on ``(x, y)``: returns the new synapses and the logits of the forward pass."""
-    states = forward(net, g, syn, x)
+    reads = [effective(net, g, layer) for layer in syn]  # D6-normalised once, read by both sweeps
+    states = _sweep_up(net, g, reads, x)
     fwd_copy = list(states)
     logits = states[-1][0]
     states[-1] = _feedback(net, states[-1], y)
@@ -268,11 +274,10 @@ def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> 
         upper = states[l + 1]
         T = _mix(g.mu, upper)
         n_real = states[l].shape[2]
-        read = effective(net, g, syn[l])
         if net.symmetric:
-            M = T @ jnp.swapaxes(_channels(read["F"][:, :n_real], net.k), 1, 2)
+            M = T @ jnp.swapaxes(_channels(reads[l]["F"][:, :n_real], net.k), 1, 2)
         else:
-            M = T @ _channels(read["K"][:, :, :n_real], net.k)
+            M = T @ _channels(reads[l]["K"][:, :, :n_real], net.k)
         states[l] = _backward_update(net, g, states[l], M)
     batch = x.shape[0]
     new = []
