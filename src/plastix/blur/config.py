@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from plastix.blur.network import BlurNet
 from plastix.config import ConfigError, ConfigIO, _choice, _positive
 
 DATASETS = ("digits", "mnist5k", "mnist", "fashion_mnist")
@@ -12,7 +13,27 @@ INITS = ("random", "backprop")
 
 
 @dataclasses.dataclass(frozen=True)
-class BlurCmaConfig(ConfigIO):
+class BlurNetOptions(ConfigIO):
+    """The BLUR network's options, shared by the CMA-ES and the gradient meta-training configs (their
+    fields come first in both; flat on the command line and in ``config.json``)."""
+
+    k: int = 2
+    """States per neuron (and channels per synapse)."""
+    normalize: bool = True
+    oja: bool = True
+    synapse_norm: bool = False
+    """Synapse normalisation in the sweeps (spec D6): read ρ·w/‖w_·j‖, ρ in the genome."""
+    saturation: bool = False
+    """Synapse saturation (spec D7): w ← α·tanh(w/α) after every update, α in the genome."""
+
+    def make_net(self, sizes: tuple[int, ...]) -> BlurNet:
+        """The validated :class:`BlurNet` of these options with layer ``sizes`` (inputs … outputs)."""
+        return BlurNet(tuple(sizes), k=self.k, normalize=self.normalize, oja=self.oja,
+                       synapse_norm=self.synapse_norm, saturation=self.saturation).validate()
+
+
+@dataclasses.dataclass(frozen=True)
+class BlurCmaConfig(BlurNetOptions):
     """Evolve a BLUR genome with CMA-ES: fitness = query accuracy after a few inner steps."""
 
     dataset: str = "mnist5k"
@@ -27,14 +48,6 @@ class BlurCmaConfig(ConfigIO):
     with CLASSES a range 5-9 or a list 0+2+4, e.g. digits/5-9 mnist5k@14 (a fresh network of the
     same hidden sizes; BLUR against SGD)."""
     hidden: tuple[int, ...] = (512,)
-    k: int = 2
-    """States per neuron (and channels per synapse)."""
-    normalize: bool = True
-    oja: bool = True
-    synapse_norm: bool = False
-    """Synapse normalisation in the sweeps (spec D6): read ρ·w/‖w_·j‖, ρ in the genome."""
-    saturation: bool = False
-    """Synapse saturation (spec D7): w ← α·tanh(w/α) after every update, α in the genome."""
     population: int = 80
     generations: int = 400
     sigma0: float = 0.5
@@ -112,7 +125,7 @@ def transfer_slug(spec: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class BlurMetaConfig(ConfigIO):
+class BlurMetaConfig(BlurNetOptions):
     """Meta-train BLUR genomes by gradient through the unrolled inner loop, with the unroll curriculum."""
 
     tasks: tuple[str, ...] = ("xor", "and", "moons")
@@ -120,13 +133,6 @@ class BlurMetaConfig(ConfigIO):
     val_tasks: tuple[str, ...] = ("centercirc", "smallcentercirc", "pieslice", "cross", "triangle")
     """Held-out 2-D tasks: genome selection at stage ends and the final learner curves."""
     hidden: tuple[int, ...] = (20,)
-    k: int = 2
-    normalize: bool = True
-    oja: bool = True
-    synapse_norm: bool = False
-    """Synapse normalisation in the sweeps (spec D6): read ρ·w/‖w_·j‖, ρ in the genome."""
-    saturation: bool = False
-    """Synapse saturation (spec D7): w ← α·tanh(w/α) after every update, α in the genome."""
     genomes: int = 8
     """Genomes trained in parallel (one vmap axis); synchronised to the best at each stage end."""
     batch: int = 128

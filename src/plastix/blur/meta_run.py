@@ -41,8 +41,7 @@ N_TEST = 2000  # held-out points per task for the learner curves
 
 def make_net(cfg: BlurMetaConfig) -> BlurNet:
     n_out = TOY_TASKS[cfg.tasks[0]][1]
-    return BlurNet((2, *cfg.hidden, n_out), k=cfg.k, normalize=cfg.normalize, oja=cfg.oja,
-                   synapse_norm=cfg.synapse_norm, saturation=cfg.saturation).validate()
+    return cfg.make_net((2, *cfg.hidden, n_out))
 
 
 @functools.lru_cache(maxsize=8)

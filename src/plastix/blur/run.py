@@ -72,8 +72,7 @@ def task_data(dataset: str, data_dir: str, side: int, classes: tuple[int, ...] =
 
 
 def make_net(cfg: BlurCmaConfig, n_in: int, n_out: int) -> BlurNet:
-    return BlurNet((n_in, *cfg.hidden, n_out), k=cfg.k, normalize=cfg.normalize, oja=cfg.oja,
-                   synapse_norm=cfg.synapse_norm, saturation=cfg.saturation).validate()
+    return cfg.make_net((n_in, *cfg.hidden, n_out))
 
 
 def _fresh(net: BlurNet, sample: Callable, key: Array, steps: int, batch: int):
