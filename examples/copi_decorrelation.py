@@ -15,7 +15,6 @@ import argparse
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from plastix.copi.config import CopiConfig
 from plastix.copi.train import make_trainer

@@ -147,7 +147,8 @@ def _locality_violations(sub: Substrate, p: dict, st: State) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("variant", [{}, {"message": "lowrank", "neuron": "mlp"}, {"p_conn": 0.6}])
+@pytest.mark.parametrize("variant", [{}, {"message": "lowrank", "neuron": "mlp"}, {"p_conn": 0.6},
+                                     {"fw_products": True}])
 def test_locality_of_both_update_functions(variant):
     """R3: exact zeros in the Jacobians everywhere the locality rules forbid a dependence."""
     sub = Substrate(dataclasses.replace(SMALL, **variant), n_in=3, n_out=2)
@@ -294,6 +295,38 @@ def test_fixed_hebbian_synapse_closed_form():
     np.testing.assert_allclose(new, want, rtol=1e-5, atol=1e-6)
     assert not np.allclose(new, np.where(sub.mask, lam * np.asarray(st.w[..., 0]) + 0.3 * np.outer(s0, s0[:sub.mask.shape[1]]),
                                          np.asarray(st.w[..., 0])), atol=1e-3)  # a wrong receiver indexing is caught
+
+
+def _slow_synapse(p: dict, sub: Substrate, w: np.ndarray, s: np.ndarray, products: bool) -> np.ndarray:
+    """F_w for one synapse at a time (a per-pair NumPy loop): the oracle of the vectorised update."""
+    f = {k: np.asarray(v, np.float64) for k, v in p["fw"].items()}
+    e = np.asarray(p["emb"], np.float64)[sub.types]
+    se = np.concatenate([s, e], 1)
+    d_w, new = w.shape[-1], w.copy()
+    for i in range(sub.n):
+        for r in range(sub.mask.shape[1]):
+            if not sub.mask[i, r]:
+                continue
+            j = r + sub.n_in
+            z = w[i, r] @ f["Ww"] + se[i] @ f["Wpre"] + se[j] @ f["Wpost"] + f["b1"]
+            if products:
+                z = z + (se[i] @ f["Apre"]) * (se[j] @ f["Cpost"])
+            out = np.tanh(z) @ f["W2"] + f["b2"]
+            gate = 1 / (1 + np.exp(-out[d_w:]))
+            new[i, r] = (1 - gate) * w[i, r] + gate * np.tanh(out[:d_w])
+    return new
+
+
+def test_product_synapse_rule_matches_a_per_pair_loop():
+    """fw_products: the vectorised F_w equals a loop over synapses; the loop without the product
+    term (the negative control) is far from it."""
+    sub = Substrate(dataclasses.replace(SMALL, fw_products=True, p_conn=0.7), n_in=3, n_out=2)
+    p = sub.init(jax.random.key(21))
+    st = _random_state(sub, jax.random.key(22))
+    got = np.asarray(sub.synapse_update(p, st.w, st.s), np.float64)
+    w, s = np.asarray(st.w, np.float64), np.asarray(st.s, np.float64)
+    np.testing.assert_allclose(got, _slow_synapse(p, sub, w, s, True), rtol=1e-4, atol=1e-5)
+    assert np.abs(got - _slow_synapse(p, sub, w, s, False)).max() > 1e-3
 
 
 def test_same_seed_same_meta_training_curve(tiny_trainer):

@@ -48,6 +48,8 @@ class RememberConfig(ConfigIO):
     under which recall cannot beat symmetric statistics; see SubstrateConfig.io_types)."""
     fw_hidden: int = 32
     """Hidden units of the synapse network F_w."""
+    fw_products: bool = False
+    """F_w's hidden layer also gets multiplicative pre × post terms A(s_i, e_i) ⊙ C(s_j, e_j) [choice]."""
     gate_bias: float = -4.0
     """Initial bias of F_w's gate (σ(−4) ≈ 0.018 of the state replaced per tick)."""
     # baselines (spec §6.1)
@@ -92,6 +94,7 @@ class RememberConfig(ConfigIO):
                                d_e=self.d_e, ticks=self.ticks, types=self.types, p_conn=self.p_conn,
                                message=self.message, neuron=self.neuron, synapse=synapse,
                                embeddings=self.embeddings, io_types=self.io_types, fw_hidden=self.fw_hidden,
+                               fw_products=self.fw_products,
                                gate_bias=self.gate_bias)
 
     def validate(self) -> "RememberConfig":

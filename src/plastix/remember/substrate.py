@@ -11,7 +11,8 @@ paper's method. One tick, all neurons then all synapses, synchronously:
 * aggregate ``M_j = Σ_{i→j} m_ij / sqrt(indeg j)``;
 * neuron  ``s_j ← GRU(s_j; [M_j, ξ_j, e_type(j)])`` (option ``mlp``: ``tanh(s_j + MLP(s_j, x))``);
 * synapse ``[Δ, γ] = MLP_32(w_ij, s_i, s_j, e_i, e_j)``, ``w ← (1−σ(γ)) w + σ(γ) tanh(Δ)``
-  using the neuron states after this tick's update;
+  using the neuron states after this tick's update (option ``fw_products``: the MLP's hidden layer
+  also adds ``A(s_i, e_i) ⊙ C(s_j, e_j)``, a multiplicative pre × post term);
 * read-out ``ŷ_j = r·s_j + r_b`` on output neurons.
 
 Synapse states are stored densely as ``(senders n, receivers R, d_w)`` where the receivers are the
@@ -70,6 +71,11 @@ class SubstrateConfig:
     embeddings: bool = True
     """Learned type embeddings (False: the ablation with all embeddings fixed at zero)."""
     fw_hidden: int = 32
+    fw_products: bool = False
+    """Give F_w's hidden layer multiplicative pre × post terms [choice, beyond the spec]:
+    ``tanh(W_w w_ij + P(s_i, e_i) + Q(s_j, e_j) + A(s_i, e_i) ⊙ C(s_j, e_j))``. The additive first
+    layer has to build a Hebbian product out of its tanh; here it is one elementwise product per pair
+    and hidden unit (still local: the synapse sees only its own state and its two neurons)."""
     gate_bias: float = -4.0
     """Initial bias of the synapse gate γ: σ(−4) ≈ 0.018 per tick, so synapse states persist over a window
     at initialisation [choice]."""
@@ -162,6 +168,9 @@ class Substrate:
             p["fw"] = {"Ww": _dense(ks[7], c.d_w, h), "Wpre": _dense(ks[8], c.d_a + c.d_e, h),
                        "Wpost": _dense(ks[9], c.d_a + c.d_e, h), "b1": jnp.zeros(h),
                        "W2": _dense(ks[10], h, 2 * c.d_w), "b2": jnp.zeros(2 * c.d_w).at[c.d_w:].set(c.gate_bias)}
+            if c.fw_products:
+                p["fw"]["Apre"] = _dense(ks[11], c.d_a + c.d_e, h)
+                p["fw"]["Cpost"] = _dense(jax.random.fold_in(ks[11], 1), c.d_a + c.d_e, h)
         elif c.synapse == "hebbian":
             p["hebb"] = {"lam": jnp.asarray(3.0), "eta": jnp.asarray(0.1)}  # λ = σ(3) ≈ 0.95
         if not c.embeddings:
@@ -217,7 +226,10 @@ class Substrate:
             se = jnp.concatenate([s, self._emb(p)], 1)
             pre = se @ f["Wpre"]  # (n, h)
             post = se[self.recv] @ f["Wpost"] + f["b1"][None]  # (R, h)
-            hdn = jnp.tanh(w @ f["Ww"] + pre[:, None, :] + post[None, :, :])
+            z = w @ f["Ww"] + pre[:, None, :] + post[None, :, :]  # (n, R, h)
+            if c.fw_products:
+                z = z + (se @ f["Apre"])[:, None, :] * (se[self.recv] @ f["Cpost"])[None, :, :]
+            hdn = jnp.tanh(z)
             out = hdn @ f["W2"] + f["b2"][None, None]
             gate = jax.nn.sigmoid(out[..., c.d_w:])
             new = (1 - gate) * w + gate * jnp.tanh(out[..., :c.d_w])
