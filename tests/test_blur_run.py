@@ -135,6 +135,8 @@ def test_stage_end_copies_the_best_genome_to_all():
 @pytest.mark.parametrize("change,needle", [
     ({"tasks": ("xor", "blob5x1")}, "--tasks: meta-training and held-out tasks must share a class count"),
     ({"val_tasks": ("spiral",)}, "--val-tasks: unknown value 'spiral'; allowed: xor"),
+    ({"val_tasks": ("digits/5-9",)}, "--tasks: meta-training and held-out tasks must be all 2-D toy tasks or all"),
+    ({"tasks": ("digits/0",), "val_tasks": ("digits/5-9",)}, "--tasks: unknown value 'digits/0'; allowed: xor"),
     ({"log_every": 3}, "--log-every: must divide --stage-steps (4)"),
     ({"lr": float("nan")}, "--lr: must be finite and > 0"),
 ])
@@ -142,3 +144,23 @@ def test_bad_gradient_configs(change, needle):
     cfg = get_experiment("blur/gradient-smoke").config
     with pytest.raises(ConfigError, match="^" + needle.replace("(", r"\(").replace(")", r"\)")):
         dataclasses.replace(cfg, **change).validate()
+
+
+def test_gradient_meta_training_on_image_tasks(tmp_path):
+    """Image tasks (DATASET[@SIDE][/CLASSES]): the network takes the images' size, the inner loop draws
+    training images, the held-out curve is scored on the test images of unseen classes."""
+    from plastix.blur.meta_run import make_net, meta_task, run_blur_meta
+
+    cfg = dataclasses.replace(get_experiment("blur/gradient-smoke").config, tasks=("digits/0-4",),
+                              val_tasks=("digits/5-9",), name="img")
+    assert make_net(cfg).sizes == (64, 4, 5)
+    test_x, test_y = meta_task("digits/5-9").test(None)
+    assert test_x.shape[1] == 64 and set(np.asarray(test_y).tolist()) == {0, 1, 2, 3, 4}
+    res = run_blur_meta(cfg, tmp_path, progress=False)
+    assert np.isfinite(res.summary["final_loss"]) and 0.0 <= res.summary["val_blur_at_2"] <= 1.0
+    curve = pd.read_parquet(res.path / "curve.parquet")
+    assert set(curve.task) == {"digits/5-9"}
+    mnist10 = meta_task("mnist5k@10/0-1")
+    assert mnist10.n_in == 100 and mnist10.n_out == 2  # the paper's 10 × 10: central 20 × 20 crop, 2 × 2 means
+    with pytest.raises(ConfigError, match="same input size and class count"):
+        make_net(dataclasses.replace(cfg, val_tasks=("digits/5-7",)))

@@ -129,9 +129,14 @@ class BlurMetaConfig(BlurNetOptions):
     """Meta-train BLUR genomes by gradient through the unrolled inner loop, with the unroll curriculum."""
 
     tasks: tuple[str, ...] = ("xor", "and", "moons")
-    """Meta-training 2-D tasks (plastix.blur.tasks.TOY_TASKS); one is drawn per lifetime."""
+    """Meta-training tasks: 2-D tasks (plastix.blur.tasks.TOY_TASKS) or image tasks; one is drawn per lifetime."""
     val_tasks: tuple[str, ...] = ("centercirc", "smallcentercirc", "pieslice", "cross", "triangle")
-    """Held-out 2-D tasks: genome selection at stage ends and the final learner curves."""
+    """Held-out tasks: genome selection at stage ends and the final learner curves. Image tasks
+    (DATASET[@SIDE][/CLASSES], e.g. mnist5k@10/0-4) instead of 2-D tasks: the inner loop draws from
+    the training images and the held-out curves are scored on the test images; all tasks must then
+    share an input size and a class count."""
+    data_dir: str = ""
+    """Directory of full datasets (mnist, fashion_mnist) for image tasks; the bundled ones need none."""
     hidden: tuple[int, ...] = (20,)
     genomes: int = 8
     """Genomes trained in parallel (one vmap axis); synchronised to the best at each stage end."""
@@ -154,7 +159,8 @@ class BlurMetaConfig(BlurNetOptions):
 
     @property
     def run_name(self) -> str:
-        return self.name or f"blur-meta-{'-'.join(self.tasks)}-g{self.genomes}-k{self.k}-seed{self.seed}"
+        tasks = "-".join(transfer_slug(t) for t in self.tasks)
+        return self.name or f"blur-meta-{tasks}-g{self.genomes}-k{self.k}-seed{self.seed}"
 
     @property
     def meta_steps(self) -> int:
@@ -166,16 +172,25 @@ class BlurMetaConfig(BlurNetOptions):
     def validate(self) -> "BlurMetaConfig":
         from plastix.blur.tasks import TOY_TASKS
 
+        allowed = f"{', '.join(TOY_TASKS)}, or an image task DATASET[@SIDE][/CLASSES] (e.g. mnist5k@10/0-4)"
         for field in ("tasks", "val_tasks"):
             names = getattr(self, field)
             if not names:
-                raise ConfigError(field, f"give ≥ 1 task; allowed: {', '.join(TOY_TASKS)}")
+                raise ConfigError(field, f"give ≥ 1 task; allowed: {allowed}")
             for n in names:
-                _choice(field, n, tuple(TOY_TASKS))
-        classes = {TOY_TASKS[n][1] for n in (*self.tasks, *self.val_tasks)}
-        if len(classes) != 1:
-            raise ConfigError("tasks", "meta-training and held-out tasks must share a class count "
-                                       "(blob5x1 has 5 classes, the others 2)")
+                if n not in TOY_TASKS:
+                    try:
+                        parse_transfer(n)
+                    except ConfigError:
+                        raise ConfigError(field, f"unknown value {n!r}; allowed: {allowed}") from None
+        kinds = {n in TOY_TASKS for n in (*self.tasks, *self.val_tasks)}
+        if len(kinds) != 1:
+            raise ConfigError("tasks", "meta-training and held-out tasks must be all 2-D toy tasks or all image tasks")
+        if True in kinds:
+            classes = {TOY_TASKS[n][1] for n in (*self.tasks, *self.val_tasks)}
+            if len(classes) != 1:
+                raise ConfigError("tasks", "meta-training and held-out tasks must share a class count "
+                                           "(blob5x1 has 5 classes, the others 2)")
         if self.k < 2:
             raise ConfigError("k", f"k={self.k}: BLUR needs ≥ 2 states (state 2 carries the feedback)")
         if not self.hidden or any(h < 1 for h in self.hidden):

@@ -20,6 +20,7 @@ import json
 import pickle
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,28 +28,61 @@ import numpy as np
 import pandas as pd
 
 from plastix.blur.baselines import best_rates, sgd_curves
-from plastix.blur.config import BlurMetaConfig
+from plastix.blur.config import BlurMetaConfig, parse_transfer
 from plastix.blur.genome import random_genome, save_genome
 from plastix.blur.meta import MetaState, make_meta_step, meta_optimizer
 from plastix.blur.network import BlurNet
-from plastix.blur.run import accuracy_after_steps, learner_curve_jit
-from plastix.blur.tasks import TOY_TASKS, mixture
+from plastix.blur.run import accuracy_after_steps, learner_curve_jit, task_data
+from plastix.blur.tasks import TOY_TASKS, dataset_sampler, mix_samplers
+from plastix.config import ConfigError
 from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)
 
 N_TEST = 2000  # held-out points per task for the learner curves
 
 
+class MetaTask(NamedTuple):
+    """One meta-training or held-out task: its sampler, sizes and held-out test set."""
+
+    sample: Callable  # (key, n) -> (x (n, n_in), y (n,))
+    n_in: int
+    n_out: int
+    test: Callable  # key -> (x_test, y_test): fresh points (2-D tasks) or the test images (image tasks)
+
+
+@functools.lru_cache(maxsize=32)
+def meta_task(spec: str, data_dir: str = "") -> MetaTask:
+    """A 2-D toy task by name, or an image task ``DATASET[@SIDE][/CLASSES]`` (training images drawn with
+    replacement; the test split as its held-out set)."""
+    if spec in TOY_TASKS:
+        sample, n_out = TOY_TASKS[spec]
+        return MetaTask(sample, 2, n_out, lambda key: sample(key, N_TEST))
+    name, side, classes = parse_transfer(spec)
+    x_tr, y_tr, x_te, y_te, n_out = task_data(name, data_dir, side, classes)
+    xt, yt = jnp.asarray(x_te), jnp.asarray(y_te)
+    return MetaTask(dataset_sampler(x_tr, y_tr), x_tr.shape[1], n_out, lambda key: (xt, yt))
+
+
+def _tasks(cfg: BlurMetaConfig, field: str) -> list[MetaTask]:
+    tasks = [meta_task(t, cfg.data_dir) for t in getattr(cfg, field)]
+    sizes = {(t.n_in, t.n_out) for t in [*tasks, meta_task(cfg.tasks[0], cfg.data_dir)]}
+    if len(sizes) != 1:
+        raise ConfigError(field, f"every task needs the same input size and class count; got (inputs, classes) "
+                                 f"{sorted(sizes)}")
+    return tasks
+
+
 def make_net(cfg: BlurMetaConfig) -> BlurNet:
-    n_out = TOY_TASKS[cfg.tasks[0]][1]
-    return cfg.make_net((2, *cfg.hidden, n_out))
+    """The network of ``cfg`` (ConfigError when the tasks disagree on input size or class count)."""
+    first, _ = _tasks(cfg, "tasks")[0], _tasks(cfg, "val_tasks")
+    return cfg.make_net((first.n_in, *cfg.hidden, first.n_out))
 
 
 @functools.lru_cache(maxsize=8)
 def _window(cfg: BlurMetaConfig, unroll: int):
     """``(state, key) -> (state, metrics)``: ``log_every`` meta-steps of every genome, compiled once per U."""
     net = make_net(cfg)
-    step, _ = make_meta_step(net, mixture(cfg.tasks), unroll, cfg.batch, cfg.replicas,
+    step, _ = make_meta_step(net, mix_samplers([t.sample for t in _tasks(cfg, "tasks")]), unroll, cfg.batch, cfg.replicas,
                              meta_optimizer(cfg.lr, cfg.clip))
     vstep = jax.vmap(step)
 
@@ -64,14 +98,15 @@ def _validation(cfg: BlurMetaConfig, unroll: int):
     """Held-out accuracy after ``unroll`` steps of every genome: (genomes,), mean over tasks and draws."""
     net = make_net(cfg)
 
-    def one_task(g, name, key):
-        sample = TOY_TASKS[name][0]
-        xt, yt = sample(jax.random.fold_in(key, 7), N_TEST)
-        return accuracy_after_steps(net, g, sample, xt, yt, key, unroll, cfg.batch, cfg.val_draws)
+    def one_task(g, task: MetaTask, key):
+        xt, yt = task.test(jax.random.fold_in(key, 7))
+        return accuracy_after_steps(net, g, task.sample, xt, yt, key, unroll, cfg.batch, cfg.val_draws)
+
+    tasks = _tasks(cfg, "val_tasks")  # built outside the trace: their arrays are constants, not tracers
 
     def score(genomes, key):
-        per = [jax.vmap(lambda g, n=n, i=i: one_task(g, n, jax.random.fold_in(key, i)))(genomes)
-               for i, n in enumerate(cfg.val_tasks)]
+        per = [jax.vmap(lambda g, t=t, i=i: one_task(g, t, jax.random.fold_in(key, i)))(genomes)
+               for i, t in enumerate(tasks)]
         return jnp.mean(jnp.stack(per), 0)
 
     return jax.jit(score)
@@ -93,6 +128,7 @@ def run_blur_meta(cfg: BlurMetaConfig, out: str | Path = "runs", *, progress: bo
     """Meta-train ``cfg`` and publish ``out/<cfg.run_name>/`` (module docstring). ``stop_after`` ends
     after that many windows with the checkpoint written and nothing published (tests of resumption)."""
     cfg.validate()
+    make_net(cfg)  # loads image tasks and checks their sizes before any compute
     t0 = time.perf_counter()
     key = jax.random.key(cfg.seed)
     k_init, k_run, k_val = (jax.random.fold_in(key, i) for i in (1, 2, 3))
@@ -155,10 +191,10 @@ def _publish(cfg: BlurMetaConfig, state: MetaState, ckpt: dict, k_val, partial: 
     summary["stage_val_best"] = [float(v) for v in stages[val_cols].max(axis=1)]
     u = cfg.unroll_at(cfg.stages - 1)
     blur_at, sgd_at, mom_at = [], [], []
-    for i, name in enumerate(cfg.val_tasks):
-        sample = TOY_TASKS[name][0]
+    for i, (name, task) in enumerate(zip(cfg.val_tasks, _tasks(cfg, "val_tasks"))):
+        sample = task.sample
         k = jax.random.fold_in(k_val, 10**6 + i)
-        xt, yt = sample(jax.random.fold_in(k, 7), N_TEST)
+        xt, yt = task.test(jax.random.fold_in(k, 7))
         blur = np.asarray(learner_curve_jit(net, genome, sample, xt, yt, k, cfg.curve_steps, cfg.batch, cfg.val_draws))
         sgd = sgd_curves(jax.random.fold_in(k, 1), net.sizes, sample, xt, yt, cfg.curve_steps, cfg.batch)
         (lr0, c0), (lr9, c9) = best_rates(sgd)

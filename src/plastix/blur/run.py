@@ -49,8 +49,9 @@ def load_images(cfg: BlurCmaConfig):
 
 
 def task_data(dataset: str, data_dir: str, side: int, classes: tuple[int, ...] = ()):
-    """(x_train, y_train, x_test, y_test, n_classes) of ``dataset`` resized to ``side`` (0: native) and,
-    if ``classes`` is given, restricted to those classes, relabelled 0… in the order given."""
+    """(x_train, y_train, x_test, y_test, n_classes) of ``dataset`` resized to ``side`` (0: native; 28 → 10
+    crops the central 20 × 20 first, as the paper does) and, if ``classes`` is given, restricted to those
+    classes, relabelled 0… in the order given."""
     from plastix.datasets import load
 
     ds = load(dataset, data_dir or None)
@@ -59,7 +60,8 @@ def task_data(dataset: str, data_dir: str, side: int, classes: tuple[int, ...] =
     if side and side != native:
         if not native or side > native:
             raise ConfigError("side", f"side={side}: {dataset} images are {native}×{native}; allowed: 0 or 1…{native}")
-        x_tr, x_te = resize_images(x_tr, native, side), resize_images(x_te, native, side)
+        crop = 20 if (native, side) == (28, 10) else 0  # the paper's 10 × 10: central 20 × 20, then 2 × 2 means
+        x_tr, x_te = resize_images(x_tr, native, side, crop), resize_images(x_te, native, side, crop)
     n_classes = ds.n_classes
     if classes:
         bad = [c for c in classes if not 0 <= c < ds.n_classes]

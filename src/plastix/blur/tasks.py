@@ -81,7 +81,11 @@ def mixture(names: tuple[str, ...]) -> Sampler:
     classes = {TOY_TASKS[n][1] for n in names}
     if len(classes) != 1:
         raise ValueError(f"tasks {names} have different class counts {sorted(classes)}")
-    samplers = [TOY_TASKS[n][0] for n in names]
+    return mix_samplers([TOY_TASKS[n][0] for n in names])
+
+
+def mix_samplers(samplers: list[Sampler]) -> Sampler:
+    """One sampler that calls one of ``samplers`` per call, uniformly, chosen from the key."""
 
     def sample(key, n):
         k_task, k_data = jax.random.split(key)
