@@ -5,6 +5,10 @@ at the end of every stage each genome's learner is scored on the held-out tasks 
 steps, ``val_draws`` fresh synapse draws per task) and the best genome — with its Adam state — is
 copied to all (the spec's reading of "synchronising the genomes at each stage" [choice]).
 
+Tasks are the 2-D toy tasks (fresh points) or image tasks ``DATASET[@SIDE][/CLASSES]`` (e.g.
+``mnist5k@10/0-4``: the inner loop and the query draw training images, the held-out curves score the
+test images; ``plastix run blur/gradient-mnist10``). All tasks of a run share one input size and class count.
+
 Published ``out/<run_name>/``: ``config.json``, ``training.parquet`` (meta-step, U, meta-loss and
 query accuracy: mean and best over genomes, per ``log_every`` window), ``stages.parquet`` (stage, U,
 held-out accuracy of every genome), ``genome.npz`` (the final best genome), ``curve.parquet`` (held-out
@@ -74,7 +78,8 @@ def _tasks(cfg: BlurMetaConfig, field: str) -> list[MetaTask]:
 
 def make_net(cfg: BlurMetaConfig) -> BlurNet:
     """The network of ``cfg`` (ConfigError when the tasks disagree on input size or class count)."""
-    first, _ = _tasks(cfg, "tasks")[0], _tasks(cfg, "val_tasks")
+    first = _tasks(cfg, "tasks")[0]
+    _tasks(cfg, "val_tasks")  # the held-out tasks must fit the same network
     return cfg.make_net((first.n_in, *cfg.hidden, first.n_out))
 
 
@@ -82,8 +87,8 @@ def make_net(cfg: BlurMetaConfig) -> BlurNet:
 def _window(cfg: BlurMetaConfig, unroll: int):
     """``(state, key) -> (state, metrics)``: ``log_every`` meta-steps of every genome, compiled once per U."""
     net = make_net(cfg)
-    step, _ = make_meta_step(net, mix_samplers([t.sample for t in _tasks(cfg, "tasks")]), unroll, cfg.batch, cfg.replicas,
-                             meta_optimizer(cfg.lr, cfg.clip))
+    sample = mix_samplers([t.sample for t in _tasks(cfg, "tasks")])
+    step, _ = make_meta_step(net, sample, unroll, cfg.batch, cfg.replicas, meta_optimizer(cfg.lr, cfg.clip))
     vstep = jax.vmap(step)
 
     def window(state, key):
