@@ -137,6 +137,7 @@ def test_stage_end_copies_the_best_genome_to_all():
     ({"val_tasks": ("spiral",)}, "--val-tasks: unknown value 'spiral'; allowed: xor"),
     ({"val_tasks": ("digits/5-9",)}, "--tasks: meta-training and held-out tasks must be all 2-D toy tasks or all"),
     ({"tasks": ("digits/0",), "val_tasks": ("digits/5-9",)}, "--tasks: unknown value 'digits/0'; allowed: xor"),
+    ({"tasks": ("mnist@10/0-4",), "val_tasks": ("mnist@10/5-9",)}, "--data-dir: mnist is read from a directory"),
     ({"log_every": 3}, "--log-every: must divide --stage-steps (4)"),
     ({"lr": float("nan")}, "--lr: must be finite and > 0"),
 ])

@@ -183,6 +183,13 @@ class BlurMetaConfig(BlurNetOptions):
                         parse_transfer(n)
                     except ConfigError:
                         raise ConfigError(field, f"unknown value {n!r}; allowed: {allowed}") from None
+        from plastix.datasets import BUNDLED
+
+        needs_dir = sorted({parse_transfer(n)[0] for n in (*self.tasks, *self.val_tasks) if n not in TOY_TASKS}
+                           - set(BUNDLED))
+        if needs_dir and not self.data_dir:
+            raise ConfigError("data_dir", f"{needs_dir[0]} is read from a directory: pass --data-dir "
+                                          f"(bundled: {', '.join(BUNDLED)})")
         kinds = {n in TOY_TASKS for n in (*self.tasks, *self.val_tasks)}
         if len(kinds) != 1:
             raise ConfigError("tasks", "meta-training and held-out tasks must be all 2-D toy tasks or all image tasks")
