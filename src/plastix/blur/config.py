@@ -172,7 +172,10 @@ class BlurMetaConfig(BlurNetOptions):
     def validate(self) -> "BlurMetaConfig":
         from plastix.blur.tasks import TOY_TASKS
 
+        from plastix.datasets import BUNDLED
+
         allowed = f"{', '.join(TOY_TASKS)}, or an image task DATASET[@SIDE][/CLASSES] (e.g. mnist5k@10/0-4)"
+        datasets = set()  # of the image tasks
         for field in ("tasks", "val_tasks"):
             names = getattr(self, field)
             if not names:
@@ -180,13 +183,10 @@ class BlurMetaConfig(BlurNetOptions):
             for n in names:
                 if n not in TOY_TASKS:
                     try:
-                        parse_transfer(n)
+                        datasets.add(parse_transfer(n)[0])
                     except ConfigError:
                         raise ConfigError(field, f"unknown value {n!r}; allowed: {allowed}") from None
-        from plastix.datasets import BUNDLED
-
-        needs_dir = sorted({parse_transfer(n)[0] for n in (*self.tasks, *self.val_tasks) if n not in TOY_TASKS}
-                           - set(BUNDLED))
+        needs_dir = sorted(datasets - set(BUNDLED))
         if needs_dir and not self.data_dir:
             raise ConfigError("data_dir", f"{needs_dir[0]} is read from a directory: pass --data-dir "
                                           f"(bundled: {', '.join(BUNDLED)})")

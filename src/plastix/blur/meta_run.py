@@ -36,8 +36,8 @@ from plastix.blur.config import BlurMetaConfig, parse_transfer
 from plastix.blur.genome import random_genome, save_genome
 from plastix.blur.meta import MetaState, make_meta_step, meta_optimizer
 from plastix.blur.network import BlurNet
-from plastix.blur.run import accuracy_after_steps, learner_curve_jit, task_data
-from plastix.blur.tasks import TOY_TASKS, dataset_sampler, mix_samplers
+from plastix.blur.run import accuracy_after_steps, image_task, learner_curve_jit
+from plastix.blur.tasks import TOY_TASKS, mix_samplers
 from plastix.config import ConfigError
 from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)
@@ -62,9 +62,8 @@ def meta_task(spec: str, data_dir: str = "") -> MetaTask:
         sample, n_out = TOY_TASKS[spec]
         return MetaTask(sample, 2, n_out, lambda key: sample(key, N_TEST))
     name, side, classes = parse_transfer(spec)
-    x_tr, y_tr, x_te, y_te, n_out = task_data(name, data_dir, side, classes)
-    xt, yt = jnp.asarray(x_te), jnp.asarray(y_te)
-    return MetaTask(dataset_sampler(x_tr, y_tr), x_tr.shape[1], n_out, lambda key: (xt, yt))
+    sample, xt, yt, n_in, n_out = image_task(name, data_dir, side, classes)
+    return MetaTask(sample, n_in, n_out, lambda key: (xt, yt))
 
 
 def _tasks(cfg: BlurMetaConfig, field: str) -> list[MetaTask]:

@@ -116,7 +116,7 @@ learner_curve_jit = jax.jit(learner_curve, static_argnums=(0, 2, 6, 7, 8))
 
 
 @functools.lru_cache(maxsize=16)
-def _task(dataset: str, data_dir: str, side: int, classes: tuple[int, ...]):
+def image_task(dataset: str, data_dir: str, side: int, classes: tuple[int, ...]):
     """(sampler, test images, test labels, n_in, n_classes), one sampler object per task in a process (so
     the compiled learner and SGD curves are reused)."""
     x_tr, y_tr, x_te, y_te, n_classes = task_data(dataset, data_dir, side, classes)
@@ -126,7 +126,7 @@ def _task(dataset: str, data_dir: str, side: int, classes: tuple[int, ...]):
 def evaluate_genome(cfg: BlurCmaConfig, g, task: tuple[str, int, tuple[int, ...]], key: Array, steps: int):
     """BLUR's test-accuracy curve on ``task`` (dataset, side, classes) with a fresh network of the run's
     hidden sizes, and the SGD baselines' curves (:func:`plastix.blur.baselines.sgd_curves`)."""
-    sample, xt, yt, n_in, n_classes = _task(task[0], cfg.data_dir, task[1], tuple(task[2]))
+    sample, xt, yt, n_in, n_classes = image_task(task[0], cfg.data_dir, task[1], tuple(task[2]))
     net = make_net(cfg, n_in, n_classes)
     blur = learner_curve_jit(net, g, sample, xt, yt, key, steps, cfg.batch, cfg.eval_draws)
     return np.asarray(blur), sgd_curves(jax.random.fold_in(key, 1), net.sizes, sample, xt, yt, steps, cfg.batch)
@@ -135,7 +135,7 @@ def evaluate_genome(cfg: BlurCmaConfig, g, task: tuple[str, int, tuple[int, ...]
 @functools.lru_cache(maxsize=4)
 def _program(cfg: BlurCmaConfig):
     """The compiled pieces of a run (cached per config: the tests share them)."""
-    sample, xt, yt, n_in, n_classes = _task(cfg.dataset, cfg.data_dir, cfg.side, cfg.classes)
+    sample, xt, yt, n_in, n_classes = image_task(cfg.dataset, cfg.data_dir, cfg.side, cfg.classes)
     net = make_net(cfg, n_in, n_classes)
     key = jax.random.key(cfg.seed)
     template = (random_genome(jax.random.fold_in(key, 1), cfg.k) if cfg.init == "random"
