@@ -50,6 +50,53 @@ def test_an_evosax_strategy_runs_through_the_runner(tmp_path):
     assert np.isfinite(pd.read_parquet(res.path / "generations.parquet")["best"]).all()
 
 
+def test_warm_start_continues_a_finished_run_as_a_curriculum_stage(tmp_path):
+    """Spec §6.6: the stage starts from the saved state with c clipped to [0.64, 1] and σ = σ₀, paths and t
+    kept; it draws mazes of its own (not stage 1's again under the same seed)."""
+    import pickle
+
+    from plastix.eprnn.run import _compiled, _program_key, warm_state
+
+    first = run_evolve(SMALL, tmp_path, progress=False)
+    saved = pickle.loads((first.path / "strategy.pkl").read_bytes())
+    old = saved["state"]
+    assert saved["agent"] == SMALL.agent and saved["generation"] == 4 and int(old.t) == 4
+    old = old._replace(c=np.linspace(0.1, 1.0, old.c.shape[0]).astype(np.float32))  # a collapsed covariance
+    (first.path / "strategy.pkl").write_bytes(pickle.dumps({**saved, "state": old}))
+    stage = MazeConfig(**{**SMALL.to_dict(), "maze_size": 11, "sigma0": 0.02, "warm_start": str(first.path),
+                          "name": "stage2"})
+    agent, _, es, *_ = _compiled(_program_key(stage))
+    new = warm_state(stage, es, agent)
+    np.testing.assert_array_equal(np.asarray(new.mean), old.mean)
+    np.testing.assert_array_equal(np.asarray(new.p_sigma), old.p_sigma)
+    np.testing.assert_array_equal(np.asarray(new.c), np.clip(old.c, 0.64, 1.0))
+    assert float(new.sigma) == pytest.approx(0.02) and int(new.t) == 4
+    res = run_evolve(stage, tmp_path, progress=False)
+    gens = pd.read_parquet(res.path / "generations.parquet")
+    cold = run_evolve(MazeConfig(**{**stage.to_dict(), "warm_start": "", "name": "cold"}), tmp_path, progress=False)
+    # the first evaluation scores the warm mean genome, not the initial one
+    first_eval = pd.read_parquet(res.path / "metrics.parquet").query("generation == 0")
+    cold_eval = pd.read_parquet(cold.path / "metrics.parquet").query("generation == 0")
+    assert not np.allclose(first_eval["return"], cold_eval["return"])
+    assert len(gens) == 4 and (res.path / "strategy.pkl").exists()
+
+
+@pytest.mark.parametrize("change,msg", [
+    ({"agent": "rnn"}, "holds a 'decprnn-post' genome"),
+    ({"strategy": "sep_cma_es"}, "needs strategy wang2022_sep_cma"),
+    ({"warm_start": "nowhere"}, "has no strategy.pkl"),
+])
+def test_warm_start_bad_input(tmp_path, change, msg):
+    from plastix.config import ConfigError
+
+    first = run_evolve(MazeConfig(**{**SMALL.to_dict(), "generations": 1, "eval_every": 1}), tmp_path,
+                       progress=False)
+    cfg = MazeConfig(**{**SMALL.to_dict(), "warm_start": str(first.path), "name": "s2", **change})
+    with pytest.raises(ConfigError, match=msg):
+        run_evolve(cfg, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out" / "s2").exists()
+
+
 def test_cli_evolve_and_eval_maze(tmp_path, capsys):
     rc = main(["evolve", "maze", "--popsize", "8", "--mazes", "2", "--generations", "2", "--eval-every", "2",
                "--eval-mazes", "8", "--checkpoint-every", "1", "--name", "cli", "--out", str(tmp_path),

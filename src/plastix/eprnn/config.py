@@ -4,12 +4,14 @@ parsed by tyro and validated before any compute."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from plastix.config import ConfigError, ConfigIO, _choice
 from plastix.eprnn.agent import AGENTS
 from plastix.eprnn.es import STRATEGIES
 
 WEIGHTINGS = ("paper", "hard")
+STRATEGY_FILE = "strategy.pkl"  # a finished run's final strategy state (what warm_start reads)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,9 @@ class MazeConfig(ConfigIO):
     """Evaluation mazes: the first N stored mazes of this size when plastix ships them (9, 15), else a seeded set."""
     checkpoint_every: int = 25
     """Write a resumable checkpoint every this many generations."""
+    warm_start: str = ""
+    """A finished run directory to continue from as a curriculum stage (its strategy.pkl; spec §6.6: c clipped
+    to [0.64, 1], σ reset to σ₀, paths and t kept); wang2022_sep_cma, same agent. Empty: the initial genotype."""
     seed: int = 0
     """Run seed (initial genome, mazes, sampling)."""
     name: str = ""
@@ -80,6 +85,13 @@ class MazeConfig(ConfigIO):
             raise ConfigError("sigma0", f"{self.sigma0}; allowed: > 0")
         if self.obs_sign not in (1.0, -1.0):
             raise ConfigError("obs_sign", f"{self.obs_sign}; allowed: 1 (metagym 0.1) or -1 (metagym 0.2)")
+        if self.warm_start:
+            if self.strategy != "wang2022_sep_cma":
+                raise ConfigError("warm_start", f"needs strategy wang2022_sep_cma (the curriculum restart of spec §6.6), "
+                                                f"got {self.strategy!r}")
+            if not (Path(self.warm_start) / STRATEGY_FILE).is_file():
+                raise ConfigError("warm_start", f"{self.warm_start!r} has no {STRATEGY_FILE}; allowed: the directory of "
+                                                f"a finished wang2022_sep_cma maze run")
         for f in ("mazes", "sub_iterations", "generations", "eval_every", "eval_mazes", "checkpoint_every"):
             if getattr(self, f) < 1:
                 raise ConfigError(f, f"{getattr(self, f)}; allowed: ≥ 1")

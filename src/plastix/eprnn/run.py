@@ -8,7 +8,11 @@
   return, success and steps (one row per generation × episode) and the weighted fitness;
 * ``genotype.npz`` — the final mean genome (``plastix eval maze --genotype``), ``config.json``,
   ``summary.json``, ``fitness.png`` and ``episodes.png`` (success and steps against the episode
-  index, first and last evaluation).
+  index, first and last evaluation);
+* ``strategy.pkl`` — the final strategy state (wang2022_sep_cma), which a later run continues from as a
+  curriculum stage with ``warm_start`` (spec §6.6, how the authors chained 9×9 → 15×15 → 21×21 runs:
+  the diagonal covariance clipped to [0.64, 1], σ reset to σ₀, the evolution paths and the step
+  counter kept; the stage draws its own mazes and noise, not the first stage's again).
 
 With several XLA CPU devices (``PLASTIX_DEVICES=2``: one per core) the population is split over
 them; every member draws the same numbers as in one piece, so the results do not depend on the
@@ -33,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from plastix.eprnn.agent import flat_genome, make_agent, unflat_genome
-from plastix.eprnn.config import MazeConfig
-from plastix.eprnn.es import check_fitness, make_strategy
+from plastix.config import ConfigError
+from plastix.eprnn.config import STRATEGY_FILE, MazeConfig
+from plastix.eprnn.es import SepCMAState, check_fitness, curriculum_restart, make_strategy
 from plastix.eprnn.genotype import STORED_MAZES, bundled, save_genotype
 from plastix.eprnn.lifetime import HARD_WEIGHTS, PAPER_WEIGHTS, EpisodeStats, Lifetime, evaluate, fitness
 from plastix.eprnn.maze import Maze, MazeEnv, load_mazes, sample_mazes
@@ -145,6 +150,7 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
     cfg.validate()
     t0 = time.perf_counter()
     agent, lt, es, generation, tell, test = _compiled(_program_key(cfg))
+    warm = warm_state(cfg, es, agent) if cfg.warm_start else None  # read (and checked) before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
@@ -155,10 +161,12 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
     k_init, k_es, k_run, k_eval = jax.random.split(key, 4)
     ckpt = open_partial(cfg, partial, resume)
     if ckpt is None:
-        flat0 = flat_genome(agent.init_genome(k_init))
-        ckpt = {"digest": cfg.digest(), "gen": 0, "state": jax.device_get(es.init(k_es, flat0)), "gens": [],
-                "evals": [], "seconds": 0.0}
+        init_state = warm if warm is not None else es.init(k_es, flat_genome(agent.init_genome(k_init)))
+        ckpt = {"digest": cfg.digest(), "gen": 0, "state": jax.device_get(init_state), "gens": [], "evals": [],
+                "seconds": 0.0, "stage_t": int(getattr(init_state, "t", 0))}
     state = jax.tree.map(jnp.asarray, ckpt["state"])
+    # a curriculum stage draws its own mazes and noise, not the first stage's again under the same seed
+    k_run = jax.random.fold_in(k_run, ckpt.get("stage_t", 0)) if cfg.warm_start else k_run
     bar = progress_bar(progress, cfg.generations, ckpt["gen"], cfg.run_name, "gen")
 
     def evaluate_mean(gen: int):
@@ -207,6 +215,24 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
     return _publish(cfg, agent, lt, es, state, ckpt, partial, final, time.perf_counter() - t0)
 
 
+def warm_state(cfg: MazeConfig, es, agent):
+    """The strategy state a curriculum stage starts from (spec §6.6): ``cfg.warm_start``'s final
+    state with ``c`` clipped to [0.64, 1] and σ reset to σ₀ (paths and ``t`` kept)."""
+    path = Path(cfg.warm_start) / STRATEGY_FILE
+    try:
+        saved = pickle.loads(path.read_bytes())
+        old_agent, state = saved["agent"], saved["state"]
+    except (OSError, pickle.UnpicklingError, KeyError, TypeError, EOFError) as e:
+        raise ConfigError("warm_start", f"cannot read {path} ({e}); allowed: the directory of a finished maze run")
+    if old_agent != cfg.agent:
+        raise ConfigError("warm_start", f"{path} holds a {old_agent!r} genome; allowed: a run of the same agent "
+                                        f"({cfg.agent!r})")
+    d = flat_genome(agent.init_genome(jax.random.key(0))).shape[0]
+    if not isinstance(state, SepCMAState) or np.shape(state.mean) != (d,):
+        raise ConfigError("warm_start", f"{path} does not hold a wang2022_sep_cma state of a {d}-parameter genome")
+    return curriculum_restart(es, jax.tree.map(jnp.asarray, state))
+
+
 def _publish(cfg, agent, lt, es, state, ckpt, partial: Path, final: Path, seconds: float) -> RunResult:
     from plastix.plotting import plot_curves
 
@@ -214,6 +240,9 @@ def _publish(cfg, agent, lt, es, state, ckpt, partial: Path, final: Path, second
     evals = pd.concat(ckpt["evals"], ignore_index=True)
     mean = unflat_genome(agent, es.mean(state))
     save_genotype(partial / "genotype.npz", cfg.agent, jax.device_get(mean), generation=ckpt["gen"])
+    if isinstance(state, SepCMAState):  # what a later curriculum stage (warm_start) continues from
+        (partial / STRATEGY_FILE).write_bytes(pickle.dumps({"agent": cfg.agent, "generation": ckpt["gen"],
+                                                            "state": jax.device_get(state)}))
     first, last = evals[evals.generation == evals.generation.min()], evals[evals.generation == evals.generation.max()]
     summary = {"run": cfg.run_name, "generations": int(ckpt["gen"]), "seconds": round(ckpt["seconds"], 1),
                "first_eval": _eval_summary(first), "last_eval": _eval_summary(last),
