@@ -81,7 +81,22 @@ def test_warm_start_continues_a_finished_run_as_a_curriculum_stage(tmp_path):
     assert len(gens) == 4 and (res.path / "strategy.pkl").exists()
 
 
+def test_restart_every_restarts_the_strategy_and_resumes_exactly(tmp_path):
+    cfg = MazeConfig(**{**SMALL.to_dict(), "restart_every": 2, "name": "r"})
+    whole = run_evolve(cfg, tmp_path / "a", progress=False)
+    gens = pd.read_parquet(whole.path / "generations.parquet").set_index("generation")
+    plain = pd.read_parquet(run_evolve(SMALL, tmp_path / "p", progress=False).path / "generations.parquet")
+    plain = plain.set_index("generation")
+    assert gens.sigma[2] == np.float32(SMALL.sigma0) and plain.sigma[2] != np.float32(SMALL.sigma0)
+    assert gens.sigma[1] == plain.sigma[1] and gens.sigma[4] != np.float32(SMALL.sigma0)  # none after the last one
+    assert not np.allclose(gens.loc[3:, "mean"], plain.loc[3:, "mean"])  # the restart changed what followed
+    run_evolve(cfg, tmp_path / "b", progress=False, stop_after=2)  # killed right after a restart
+    resumed = run_evolve(cfg, tmp_path / "b", progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(resumed.path / "generations.parquet"), gens.reset_index())
+
+
 @pytest.mark.parametrize("change,msg", [
+    ({"restart_every": 2, "strategy": "snes", "warm_start": ""}, "restart-every: needs strategy"),
     ({"agent": "rnn"}, "holds a 'decprnn-post' genome"),
     ({"strategy": "sep_cma_es"}, "needs strategy wang2022_sep_cma"),
     ({"warm_start": "nowhere"}, "has no strategy.pkl"),

@@ -57,6 +57,9 @@ class MazeConfig(ConfigIO):
     warm_start: str = ""
     """A finished run directory to continue from as a curriculum stage (its strategy.pkl; spec §6.6: c clipped
     to [0.64, 1], σ reset to σ₀, paths and t kept); wang2022_sep_cma, same agent. Empty: the initial genotype."""
+    restart_every: int = 0
+    """Restart the strategy as a curriculum stage every this many generations within the run (spec §6.6:
+    c clipped to [0.64, 1], σ reset to σ₀; wang2022_sep_cma); 0 = never."""
     seed: int = 0
     """Run seed (initial genome, mazes, sampling)."""
     name: str = ""
@@ -85,6 +88,11 @@ class MazeConfig(ConfigIO):
             raise ConfigError("sigma0", f"{self.sigma0}; allowed: > 0")
         if self.obs_sign not in (1.0, -1.0):
             raise ConfigError("obs_sign", f"{self.obs_sign}; allowed: 1 (metagym 0.1) or -1 (metagym 0.2)")
+        if self.restart_every < 0:
+            raise ConfigError("restart_every", f"{self.restart_every}; allowed: 0 (never) or ≥ 1 generations")
+        if self.restart_every and self.strategy != "wang2022_sep_cma":
+            raise ConfigError("restart_every", f"needs strategy wang2022_sep_cma (the curriculum restart of spec §6.6), "
+                                               f"got {self.strategy!r}")
         if self.warm_start:
             if self.strategy != "wang2022_sep_cma":
                 raise ConfigError("warm_start", f"needs strategy wang2022_sep_cma (the curriculum restart of spec §6.6), "

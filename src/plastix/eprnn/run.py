@@ -12,7 +12,8 @@
 * ``strategy.pkl`` — the final strategy state (wang2022_sep_cma), which a later run continues from as a
   curriculum stage with ``warm_start`` (spec §6.6, how the authors chained 9×9 → 15×15 → 21×21 runs:
   the diagonal covariance clipped to [0.64, 1], σ reset to σ₀, the evolution paths and the step
-  counter kept; the stage draws its own mazes and noise, not the first stage's again).
+  counter kept; the stage draws its own mazes and noise, not the first stage's again). ``restart_every``
+  applies the same restart every N generations within one run.
 
 With several XLA CPU devices (``PLASTIX_DEVICES=2``: one per core) the population is split over
 them; every member draws the same numbers as in one piece, so the results do not depend on the
@@ -192,6 +193,8 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
             f_np = np.asarray(f)
             check_fitness(f_np)
             state = tell(pop, f, state_asked)
+            if cfg.restart_every and (gen + 1) % cfg.restart_every == 0 and gen + 1 < cfg.generations:
+                state = curriculum_restart(es, state)  # a new stage from here (σ reset, c clipped)
             ok = np.isfinite(f_np)
             ckpt["gens"].append({"generation": gen + 1, "best": float(f_np[ok].max()), "mean": float(f_np[ok].mean()),
                                  "member0": float(f_np[0]), "invalid": int((~ok).sum()),
