@@ -95,6 +95,24 @@ def test_restart_every_restarts_the_strategy_and_resumes_exactly(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(resumed.path / "generations.parquet"), gens.reset_index())
 
 
+def test_restart_every_is_the_chain_of_warm_started_stages(tmp_path):
+    """One run with restart_every = 2 over 4 generations = a 2-generation run + a warm-started 2-generation stage."""
+    from plastix.eprnn.genotype import load_genotype
+
+    base = {**SMALL.to_dict(), "generations": 2, "eval_every": 2}
+    one = run_evolve(MazeConfig(**{**base, "generations": 4, "restart_every": 2, "name": "one"}), tmp_path,
+                     progress=False)
+    first = run_evolve(MazeConfig(**{**base, "name": "s1"}), tmp_path, progress=False)
+    second = run_evolve(MazeConfig(**{**base, "warm_start": str(first.path), "name": "s2"}), tmp_path, progress=False)
+    g_one = pd.read_parquet(one.path / "generations.parquet")
+    g_chain = pd.concat([pd.read_parquet(p / "generations.parquet") for p in (first.path, second.path)])
+    cols = ["best", "mean", "member0"]
+    np.testing.assert_array_equal(g_one[cols].to_numpy(), g_chain[cols].to_numpy())
+    a, b = load_genotype(one.path / "genotype.npz")[2], load_genotype(second.path / "genotype.npz")[2]
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
 @pytest.mark.parametrize("change,msg", [
     ({"restart_every": 2, "strategy": "snes", "warm_start": ""}, "restart-every: needs strategy"),
     ({"agent": "rnn"}, "holds a 'decprnn-post' genome"),

@@ -13,7 +13,8 @@
   curriculum stage with ``warm_start`` (spec §6.6, how the authors chained 9×9 → 15×15 → 21×21 runs:
   the diagonal covariance clipped to [0.64, 1], σ reset to σ₀, the evolution paths and the step
   counter kept; the stage draws its own mazes and noise, not the first stage's again). ``restart_every``
-  applies the same restart every N generations within one run.
+  applies the same restart every N generations within one run, with the same draws: one such run
+  is bit for bit the chain of ``warm_start`` runs of N generations each (test).
 
 With several XLA CPU devices (``PLASTIX_DEVICES=2``: one per core) the population is split over
 them; every member draws the same numbers as in one piece, so the results do not depend on the
@@ -187,7 +188,7 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
             evaluate_mean(0)
         while ckpt["gen"] < cfg.generations:
             gen = ckpt["gen"]
-            kg = jax.random.fold_in(k_run, gen)
+            kg = _generation_key(k_run, gen, cfg.restart_every)
             mazes = sample_mazes(jax.random.fold_in(kg, 0), cfg.mazes, cfg.maze_size, cfg.crowd)
             pop, f, state_asked = generation(state, kg, Maze(*(jnp.asarray(a) for a in mazes)))
             f_np = np.asarray(f)
@@ -216,6 +217,16 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
         if bar is not None:
             bar.close()
     return _publish(cfg, agent, lt, es, state, ckpt, partial, final, time.perf_counter() - t0)
+
+
+def _generation_key(k_run, gen: int, restart_every: int):
+    """Generation ``gen``'s key. With restarts, stage ``s`` (from generation ``s·N``) draws what a
+    separate ``warm_start`` run of that stage draws (its key folded with the step counter ``s·N``,
+    its generations counted from 0), so one run with ``restart_every = N`` is the chain of stages."""
+    if restart_every and gen >= restart_every:
+        start = gen - gen % restart_every
+        return jax.random.fold_in(jax.random.fold_in(k_run, start), gen - start)
+    return jax.random.fold_in(k_run, gen)
 
 
 def warm_state(cfg: MazeConfig, es, agent):
