@@ -173,7 +173,8 @@ def test_report_renders_in_headless_chromium(local_sweep, tmp_path):
 
 
 def test_killed_sweep_resumes_to_identical_metrics(tmp_path, capsys):
-    grid = ["--grid", "bits=6", "hidden=6:4", "steps=6000", "log_every=4", "batch=4"]
+    # long enough that the run cannot finish between two polls once compiled (6,000 steps took ~30 ms on a fast day)
+    grid = ["--grid", "bits=6", "hidden=6:4", "steps=60000", "log_every=4", "batch=4"]
     cmd = [sys.executable, "-m", "plastix.cli", "sweep", EXP, "--seeds", "2", *grid, "--out", str(tmp_path / "s"),
            "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -181,7 +182,7 @@ def test_killed_sweep_resumes_to_identical_metrics(tmp_path, capsys):
     ckpt = tmp_path / "s" / f".{planned.config.name}.partial" / "checkpoint.pkl"
     deadline = time.time() + 240
     while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.005)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     import pickle
