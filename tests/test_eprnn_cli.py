@@ -65,8 +65,8 @@ def test_warm_start_continues_a_finished_run_as_a_curriculum_stage(tmp_path):
     (first.path / "strategy.pkl").write_bytes(pickle.dumps({**saved, "state": old}))
     stage = MazeConfig(**{**SMALL.to_dict(), "maze_size": 11, "sigma0": 0.02, "warm_start": str(first.path),
                           "name": "stage2"})
-    agent, _, es, *_ = _compiled(_program_key(stage))
-    new = warm_state(stage, es, agent)
+    _, _, es, *_ = _compiled(_program_key(stage))
+    new = warm_state(stage, es)
     np.testing.assert_array_equal(np.asarray(new.mean), old.mean)
     np.testing.assert_array_equal(np.asarray(new.p_sigma), old.p_sigma)
     np.testing.assert_array_equal(np.asarray(new.c), np.clip(old.c, 0.64, 1.0))

@@ -154,10 +154,12 @@ def run_blur_meta(cfg: BlurMetaConfig, out: str | Path = "runs", *, progress: bo
                 state, jax.random.fold_in(k_run, ckpt["step"]))
             loss, acc = np.asarray(loss), np.asarray(acc)  # (log_every, genomes)
             if not np.isfinite(loss).all():
-                hint = ("" if cfg.saturation else
-                        " (usually a lifetime's synapses overflowing): turn on --saturation (spec D7) or")
-                raise NonFiniteError(f"non-finite meta-loss by meta-step {ckpt['step'] + cfg.log_every}{hint}"
-                                     f"{':' if cfg.saturation else ''} lower --lr (now {cfg.lr})")
+                what = f"non-finite meta-loss by meta-step {ckpt['step'] + cfg.log_every}"
+                fix = f"lower --lr (now {cfg.lr})"
+                if not cfg.saturation:
+                    what += " (usually a lifetime's synapses overflowing)"
+                    fix = f"turn on --saturation (spec D7) or {fix}"
+                raise NonFiniteError(f"{what}: {fix}")
             ckpt["step"] += cfg.log_every
             g_loss, g_acc = loss.mean(0), acc.mean(0)
             ckpt["logs"].append({"step": ckpt["step"], "unroll": unroll, "loss": float(g_loss.mean()),

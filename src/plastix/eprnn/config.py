@@ -90,16 +90,13 @@ class MazeConfig(ConfigIO):
             raise ConfigError("obs_sign", f"{self.obs_sign}; allowed: 1 (metagym 0.1) or -1 (metagym 0.2)")
         if self.restart_every < 0:
             raise ConfigError("restart_every", f"{self.restart_every}; allowed: 0 (never) or ≥ 1 generations")
-        if self.restart_every and self.strategy != "wang2022_sep_cma":
-            raise ConfigError("restart_every", f"needs strategy wang2022_sep_cma (the curriculum restart of spec §6.6), "
-                                               f"got {self.strategy!r}")
-        if self.warm_start:
-            if self.strategy != "wang2022_sep_cma":
-                raise ConfigError("warm_start", f"needs strategy wang2022_sep_cma (the curriculum restart of spec §6.6), "
-                                                f"got {self.strategy!r}")
-            if not (Path(self.warm_start) / STRATEGY_FILE).is_file():
-                raise ConfigError("warm_start", f"{self.warm_start!r} has no {STRATEGY_FILE}; allowed: the directory of "
-                                                f"a finished wang2022_sep_cma maze run")
+        for field in ("restart_every", "warm_start"):
+            if getattr(self, field) and self.strategy != "wang2022_sep_cma":
+                raise ConfigError(field, f"needs strategy wang2022_sep_cma (the curriculum restart of spec §6.6), "
+                                         f"got {self.strategy!r}")
+        if self.warm_start and not (Path(self.warm_start) / STRATEGY_FILE).is_file():
+            raise ConfigError("warm_start", f"{self.warm_start!r} has no {STRATEGY_FILE}; allowed: the directory of a "
+                                            f"finished wang2022_sep_cma maze run")
         for f in ("mazes", "sub_iterations", "generations", "eval_every", "eval_mazes", "checkpoint_every"):
             if getattr(self, f) < 1:
                 raise ConfigError(f, f"{getattr(self, f)}; allowed: ≥ 1")

@@ -152,7 +152,7 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
     cfg.validate()
     t0 = time.perf_counter()
     agent, lt, es, generation, tell, test = _compiled(_program_key(cfg))
-    warm = warm_state(cfg, es, agent) if cfg.warm_start else None  # read (and checked) before anything is written
+    warm = warm_state(cfg, es) if cfg.warm_start else None  # read (and checked) before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
@@ -167,8 +167,6 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
         ckpt = {"digest": cfg.digest(), "gen": 0, "state": jax.device_get(init_state), "gens": [], "evals": [],
                 "seconds": 0.0, "stage_t": int(getattr(init_state, "t", 0))}
     state = jax.tree.map(jnp.asarray, ckpt["state"])
-    # a curriculum stage draws its own mazes and noise, not the first stage's again under the same seed
-    k_run = jax.random.fold_in(k_run, ckpt.get("stage_t", 0)) if cfg.warm_start else k_run
     bar = progress_bar(progress, cfg.generations, ckpt["gen"], cfg.run_name, "gen")
 
     def evaluate_mean(gen: int):
@@ -188,7 +186,7 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
             evaluate_mean(0)
         while ckpt["gen"] < cfg.generations:
             gen = ckpt["gen"]
-            kg = _generation_key(k_run, gen, cfg.restart_every)
+            kg = _generation_key(k_run, gen, ckpt.get("stage_t", 0), cfg.restart_every)
             mazes = sample_mazes(jax.random.fold_in(kg, 0), cfg.mazes, cfg.maze_size, cfg.crowd)
             pop, f, state_asked = generation(state, kg, Maze(*(jnp.asarray(a) for a in mazes)))
             f_np = np.asarray(f)
@@ -219,17 +217,18 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
     return _publish(cfg, agent, lt, es, state, ckpt, partial, final, time.perf_counter() - t0)
 
 
-def _generation_key(k_run, gen: int, restart_every: int):
-    """Generation ``gen``'s key. With restarts, stage ``s`` (from generation ``s·N``) draws what a
-    separate ``warm_start`` run of that stage draws (its key folded with the step counter ``s·N``,
-    its generations counted from 0), so one run with ``restart_every = N`` is the chain of stages."""
-    if restart_every and gen >= restart_every:
-        start = gen - gen % restart_every
-        return jax.random.fold_in(jax.random.fold_in(k_run, start), gen - start)
-    return jax.random.fold_in(k_run, gen)
+def _generation_key(k_run, gen: int, t0: int, restart_every: int):
+    """Generation ``gen``'s key. A curriculum stage — a ``warm_start`` run whose strategy had taken
+    ``t0`` steps, or the part of a run after each ``restart_every`` restart — draws from the run key
+    folded with the step counter at its start, its generations counted from 0, so it does not repeat
+    the first stage's draws and one run with ``restart_every = N`` is the chain of stages."""
+    start = gen - gen % restart_every if restart_every else 0
+    if t0 + start == 0:  # the first stage of a fresh run
+        return jax.random.fold_in(k_run, gen)
+    return jax.random.fold_in(jax.random.fold_in(k_run, t0 + start), gen - start)
 
 
-def warm_state(cfg: MazeConfig, es, agent):
+def warm_state(cfg: MazeConfig, es):
     """The strategy state a curriculum stage starts from (spec §6.6): ``cfg.warm_start``'s final
     state with ``c`` clipped to [0.64, 1] and σ reset to σ₀ (paths and ``t`` kept)."""
     path = Path(cfg.warm_start) / STRATEGY_FILE
@@ -241,9 +240,8 @@ def warm_state(cfg: MazeConfig, es, agent):
     if old_agent != cfg.agent:
         raise ConfigError("warm_start", f"{path} holds a {old_agent!r} genome; allowed: a run of the same agent "
                                         f"({cfg.agent!r})")
-    d = flat_genome(agent.init_genome(jax.random.key(0))).shape[0]
-    if not isinstance(state, SepCMAState) or np.shape(state.mean) != (d,):
-        raise ConfigError("warm_start", f"{path} does not hold a wang2022_sep_cma state of a {d}-parameter genome")
+    if not isinstance(state, SepCMAState) or np.shape(state.mean) != (es.d,):
+        raise ConfigError("warm_start", f"{path} does not hold a wang2022_sep_cma state of a {es.d}-parameter genome")
     return curriculum_restart(es, jax.tree.map(jnp.asarray, state))
 
 
