@@ -1,16 +1,18 @@
-"""Inspect a meta-learned (Gregor-style) synapse rule: online interference and how Hebbian it is.
+"""Inspect a meta-learned (Gregor-style) synapse rule: serial position, online interference, how Hebbian it is.
 
-Takes a published ``plastix run remember/recall`` directory (or, with ``--quick``, trains a tiny
-rule for a few meta-steps) and measures, with the plastix API, two things spec remember.md §6.2
-asks a user to be able to see:
+Takes a published ``plastix run remember/recall`` directory (or, with ``--quick``, an untrained tiny
+rule) and measures, with the plastix API, what spec remember.md §6.2 asks a user to be able to see:
 
+* **the serial-position curve** — recall of the snippet written first, second, … last (N = n_max,
+  Δ = delay_max): an overwriting memory recalls only the last one, a superposing one is flat. This
+  one works for every run, baselines (``remember/recall-lstm``, ``-fastweights`` …) included;
 * **online interference** — recall bit accuracy in the k-th consecutive window of a stream that is
   never reset (k = 1 … 8): how well the rule overwrites or forgets older snippets;
 * **how Hebbian the learned rule is** — a least-squares regression of every synapse's change
   ``Δw_ij`` during the write frames on local features: its own state ``w_ij`` alone, then adding the
   pre × post products ``s_i[a]·s_j[b]`` (R² of each; the gain is the Hebbian share).
 
-    python examples/remember_inspect.py --run runs/remember-recall [--streams 256] [--quick]
+    python examples/remember_inspect.py --run runs/remember-recall [--streams 256] [--episodes 1000] [--quick]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 
 from plastix.remember.config import RememberConfig
 from plastix.remember.task import sample_batch
-from plastix.remember.train import make_model, recall_metrics, run_episode
+from plastix.remember.train import make_model, recall_by_position, recall_metrics, run_episode
 
 
 def interference(model, params, cfg: RememberConfig, streams: int, windows: int = 8) -> list[float]:
@@ -87,6 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, help="a published remember run directory")
     ap.add_argument("--streams", type=int, default=256)
+    ap.add_argument("--episodes", type=int, default=1000, help="episodes of the serial-position curve")
     ap.add_argument("--quick", action="store_true", help="inspect a tiny untrained rule instead (smoke test)")
     args = ap.parse_args()
     if args.quick:  # an untrained tiny rule written in the run-directory layout
@@ -96,14 +99,25 @@ def main() -> None:
         args.run = Path(tempfile.mkdtemp())
         (args.run / "config.json").write_text(json.dumps(cfg.to_dict()))
         (args.run / "params.pkl").write_bytes(pickle.dumps(make_model(cfg).init(jax.random.key(0))))
-        args.streams = 16
+        args.streams, args.episodes = 16, 16
     if args.run is None:
         ap.error("--run: give a run directory (plastix run remember/recall) or --quick")
+    for f in ("config.json", "params.pkl"):
+        if not (args.run / f).is_file():
+            ap.error(f"--run: {args.run / f} is missing; give a finished remember run directory")
     cfg = RememberConfig.from_dict(json.loads((args.run / "config.json").read_text()))
-    if cfg.model not in ("rule", "hebbian", "frozen"):
-        ap.error(f"--run: {cfg.model} is a baseline; inspect a substrate run (rule, hebbian, frozen)")
     model = make_model(cfg)
     params = pickle.loads((args.run / "params.pkl").read_bytes())
+    curve = recall_by_position(model, params, cfg.task, jax.random.key(4), cfg.n_max, cfg.delay_max, args.episodes,
+                               chunk=min(250, args.episodes))
+    print(f"serial position ({cfg.model}, N = {cfg.n_max}, Δ = {cfg.delay_max}, {args.episodes} episodes; "
+          "position 1 = written first):")
+    print("| position | " + " | ".join(str(c["position"] + 1) for c in curve) + " |")
+    print("|---" * (len(curve) + 1) + "|")
+    print("| bit accuracy | " + " | ".join(f"{c['bit_accuracy']:.3f} ± {c['bit_accuracy_se']:.3f}" for c in curve)
+          + " |")
+    if cfg.model not in ("rule", "hebbian", "frozen"):
+        return  # interference and Δw regressions read the substrate's synapses
     acc = interference(model, params, cfg, args.streams)
     print(f"online interference (N = {cfg.n_max}, Δ = {cfg.delay_max}, window k since the last reset):")
     print("| window | " + " | ".join(str(k + 1) for k in range(len(acc))) + " |")

@@ -16,7 +16,8 @@ from plastix.remember.baselines import FastWeights, FWState, outer_product_error
 from plastix.remember.config import RememberConfig
 from plastix.remember.substrate import State, Substrate, SubstrateConfig
 from plastix.remember.task import TaskConfig, lookup_oracle, sample_batch, sample_episode
-from plastix.remember.train import Trainer, make_model, recall_metrics, run_episode, window_loss
+from plastix.remember.train import (Trainer, evaluate, make_model, recall_by_position, recall_metrics, run_episode,
+                                    window_loss)
 
 SMALL = SubstrateConfig(n_hid=4, d_a=3, d_w=2, d_e=2, ticks=3, fw_hidden=5)
 
@@ -71,6 +72,62 @@ def test_sequence_snippets_layout_and_oracle():
     eps = sample_batch(jax.random.key(31), cfg, 100)
     m = jax.jit(jax.vmap(lambda e: recall_metrics(jnp.where(lookup_oracle(e, cfg) > 0, 9.0, -9.0), e)))(eps)
     assert float(m["bits"].sum() / m["reads"].sum()) == 1.0
+
+
+def _reads_with_slots(cfg: TaskConfig, key: int, batch: int):
+    """Sampled frames and, for every scored frame, (episode, time, slot); asserts slot = −1 elsewhere."""
+    eps = sample_batch(jax.random.key(key), cfg, batch)
+    f, slot, read = np.asarray(eps.frames), np.asarray(eps.slot), np.asarray(eps.read)
+    np.testing.assert_array_equal(slot < 0, ~read)
+    return f, np.asarray(eps.target) * 2 - 1, [(e, t, slot[e, t]) for e, t in zip(*np.nonzero(read))]
+
+
+def test_episode_slot_names_the_write_position_of_each_read():
+    """``slot``: the k-th written snippet is the one a read frame recalls (its cue is the k-th write
+    frame's key, its target that frame's value); −1 on unscored frames. Both episode kinds."""
+    f, target, reads = _reads_with_slots(TaskConfig(d_key=6, d_value=5, n_min=1, n_max=5, delay_min=0, delay_max=4),
+                                         40, 50)
+    for e, t, k in reads:
+        np.testing.assert_array_equal(f[e, t, :6], f[e, k, :6])  # the cue is the k-th write frame's key
+        np.testing.assert_array_equal(target[e, t], f[e, k, 6:11])
+    assert sorted(k for e, _, k in reads if e == 0) == list(range(sum(e == 0 for e, _, _ in reads)))  # each once
+    f, target, reads = _reads_with_slots(TaskConfig(d_value=6, n_min=2, n_max=3, delay_min=0, delay_max=2, snippet=3),
+                                         41, 20)
+    for e, t, k in reads:
+        cue_t = max(c for c in np.flatnonzero(f[e, :, -1] > 0) if c < t)  # the last cue before t: frame 0
+        np.testing.assert_array_equal(f[e, cue_t, :6], f[e, 3 * k, :6])  # … so t shows frame t − cue_t of snippet k
+        np.testing.assert_array_equal(target[e, t], f[e, 3 * k + t - cue_t, :6])
+
+
+class _LastItemMemory:
+    """A memory that keeps only the last written (key, value): the oracle of a pure-overwrite rule."""
+
+    def __init__(self, d_key: int, d_value: int):
+        self.dk, self.dv = d_key, d_value
+
+    def init_state(self, params, key):
+        return jnp.zeros(self.dk), jnp.zeros(self.dv)
+
+    def frame(self, params, st, x):
+        k, v = x[:self.dk], x[self.dk:self.dk + self.dv]
+        st = jax.tree.map(lambda new, old: jnp.where(x[-2] > 0, new, old), (k, v), st)
+        hit = (x[-1] > 0) & jnp.all(k == st[0])
+        return st, jnp.where(hit, 9.0 * st[1], -9.0)
+
+
+def test_serial_position_curve_of_an_overwriting_memory():
+    """recall_by_position on a last-item memory: the last-written snippet is recalled exactly, the
+    others at chance (0.5 within 4 s.e.; the memory answers all-zeros); the positions' mean is
+    ``evaluate``'s bit accuracy on the same episodes."""
+    cfg = TaskConfig(d_key=6, d_value=8)
+    mem = _LastItemMemory(6, 8)
+    curve = recall_by_position(mem, None, cfg, jax.random.key(42), n=4, delay=3, episodes=400, chunk=100)
+    assert [c["position"] for c in curve] == [0, 1, 2, 3]
+    assert curve[3]["bit_accuracy"] == 1.0
+    for c in curve[:3]:
+        assert abs(c["bit_accuracy"] - 0.5) < 4 * c["bit_accuracy_se"]
+    total = evaluate(mem, None, cfg, jax.random.key(42), n=4, delay=3, episodes=400, chunk=100)
+    np.testing.assert_allclose(np.mean([c["bit_accuracy"] for c in curve]), total["bit_accuracy"], rtol=1e-6)
 
 
 def test_distractors_and_cue_noise():

@@ -85,6 +85,7 @@ class Episode(NamedTuple):
     read: jax.Array  # (T,) bool: frames whose output is scored
     keys: jax.Array  # (N_max, D_k) ±1, the written keys (rows ≥ N unused)
     values: jax.Array  # (N_max, D_v) ±1
+    slot: jax.Array  # (T,) int32: write position (0 = written first) of the snippet a read frame recalls; −1 elsewhere
 
 
 def episode_length(n_max: int, delay_max: int, snippet: int = 1) -> int:
@@ -145,7 +146,7 @@ def sample_episode(key: jax.Array, cfg: TaskConfig, n=None, delay=None) -> Episo
     frames = jnp.where(write[:, None], f_write, jnp.where(dly[:, None], f_delay,
                                                           jnp.where(read[:, None], f_read, 0.0)))
     target = (values[r_idx] + 1.0) / 2.0 * read[:, None]
-    return Episode(frames, target, read, keys, values)
+    return Episode(frames, target, read, keys, values, jnp.where(read, r_idx, -1).astype(jnp.int32))
 
 
 def _sequence_episode(key: jax.Array, cfg: TaskConfig, n=None, delay=None) -> Episode:
@@ -174,7 +175,7 @@ def _sequence_episode(key: jax.Array, cfg: TaskConfig, n=None, delay=None) -> Ep
                                  jnp.where(cue[:, None], jnp.concatenate([noisy, zero, one], 1), 0.0)))
     read = in_read & (j > 0)
     target = (snips[idx, j] + 1.0) / 2.0 * read[:, None]
-    return Episode(frames, target, read, first, snips.reshape(M, L * D))
+    return Episode(frames, target, read, first, snips.reshape(M, L * D), jnp.where(read, idx, -1).astype(jnp.int32))
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "batch"))

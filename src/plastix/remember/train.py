@@ -27,7 +27,7 @@ from plastix.remember.substrate import Substrate
 from plastix.remember.task import Episode, TaskConfig, sample_batch
 
 __all__ = ["make_model", "n_params", "window_loss", "TrainState", "Trainer", "trainer_for", "evaluate",
-           "recall_metrics"]
+           "recall_metrics", "recall_by_position"]
 
 
 def n_params(tree) -> int:
@@ -160,6 +160,46 @@ def recall_summary(n: int, delay: int, bits: np.ndarray, exact: np.ndarray) -> d
             "bit_accuracy_se": se(bits), "exact_match": float(exact.mean()), "exact_match_se": se(exact)}
 
 
+def recall_by_position(model, params, task: TaskConfig, key: jax.Array, n: int, delay: int, episodes: int,
+                       chunk: int = 250) -> list[dict[str, float]]:
+    """The serial-position curve: recall bit accuracy of the snippet written k-th (k = 0 first … n − 1
+    last), with its standard error over ``episodes`` fresh episodes of exactly ``n`` snippets and delay
+    ``delay``. A memory that each write overwrites is good at the last position only; a superposing
+    (outer-product) memory is flat."""
+    tcfg = dataclasses.replace(task, n_min=n, n_max=n, delay_min=delay, delay_max=delay)
+    acc = np.asarray(_position_program(model, tcfg, chunk)(params, key, episodes))[:episodes]  # (E, n)
+    return [{"position": k, "n": n, "delay": delay, "bit_accuracy": float(acc[:, k].mean()),
+             "bit_accuracy_se": float(acc[:, k].std(ddof=1) / np.sqrt(len(acc))) if len(acc) > 1 else float("nan")}
+            for k in range(n)]
+
+
+def _blocks(run, chunk: int):
+    """``call(params, key, episodes)``: ``run`` over blocks of ``chunk`` per-episode keys."""
+    def call(params, key, episodes):
+        blocks = -(-episodes // chunk)
+        keys = jax.random.split(key, blocks * chunk).reshape(blocks, chunk)
+        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), run(params, key, keys))
+
+    return call
+
+
+@functools.lru_cache(maxsize=64)
+def _position_program(model, tcfg: TaskConfig, chunk: int):
+    def one(params, k):
+        ks, ke = jax.random.split(k)
+        ep = jax.tree.map(lambda a: a[0], sample_batch(ke, tcfg, 1))
+        _, logits = run_episode(model, params, model.init_state(params, ks), ep)
+        bits = ((logits > 0) == (ep.target > 0.5)).mean(-1) * ep.read  # (T,)
+        hit = (ep.slot[:, None] == jnp.arange(tcfg.n_max)[None]) & ep.read[:, None]  # (T, n)
+        return (bits[:, None] * hit).sum(0) / jnp.maximum(hit.sum(0), 1)
+
+    @jax.jit
+    def run(params, key, blocks_keys):
+        return jax.lax.map(lambda ks: jax.vmap(lambda k: one(params, k))(ks), blocks_keys)
+
+    return _blocks(run, chunk)
+
+
 @functools.lru_cache(maxsize=64)
 def _eval_program(model, tcfg: TaskConfig, chunk: int):
     def one(params, k):
@@ -174,10 +214,4 @@ def _eval_program(model, tcfg: TaskConfig, chunk: int):
     def run(params, key, blocks_keys):
         return jax.lax.map(lambda ks: jax.vmap(lambda k: one(params, k))(ks), blocks_keys)
 
-    def call(params, key, episodes):
-        blocks = -(-episodes // chunk)
-        keys = jax.random.split(key, blocks * chunk).reshape(blocks, chunk)
-        b, e = run(params, key, keys)
-        return b.reshape(-1), e.reshape(-1)
-
-    return call
+    return _blocks(run, chunk)
