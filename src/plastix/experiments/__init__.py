@@ -221,8 +221,10 @@ def _eprnn() -> dict[str, Experiment]:
 
 # ---- learning to remember (spec remember.md, a Gregor-style reconstruction) ------------------------
 # CPU budget [choice]: n_hid 16, F_w hidden 16, 16 streams, 3 ticks per frame (see SubstrateConfig.ticks).
-_RECALL = RememberConfig(model="rule", n_hid=16, fw_hidden=16, batch=16, lr=3e-3, steps=8_000, log_every=100,
-                         eval_episodes=1000, seed=0)
+# One type (learned embedding) per hidden neuron [choice]: with the spec's single hidden type the rule stores
+# about one snippet; with 16 types it superposes them (README, "Learning to remember").
+_RECALL = RememberConfig(model="rule", n_hid=16, fw_hidden=16, types=16, batch=16, lr=3e-3, steps=8_000,
+                         log_every=100, eval_episodes=1000, seed=0)
 _REMEMBER_PAPER = "Gregor 2020 (arXiv 2003.03124) — abstract only; task, model and budget are spec §2–4 [recon]"
 _RECALL_MODELS = {  # model: description
     "rule": "Gregor-style substrate, learned synapse rule F_w",
