@@ -227,7 +227,7 @@ _RECALL = RememberConfig(model="rule", n_hid=16, fw_hidden=16, types=16, batch=1
                          log_every=100, eval_episodes=1000, seed=0)
 _REMEMBER_PAPER = "Gregor 2020 (arXiv 2003.03124) — abstract only; task, model and budget are spec §2–4 [recon]"
 _RECALL_MODELS = {  # model: description
-    "rule": "Gregor-style substrate, learned synapse rule F_w",
+    "rule": "Gregor-style substrate (one type per hidden neuron), learned synapse rule F_w",
     "hebbian": "the same substrate with the fixed Hebbian synapse rule (λ, η learned; spec §6.1-3)",
     "lstm": "LSTM trained by BPTT, as many trained parameters as the learned rule (spec §6.1-1a)",
     "fastweights": "fast-weights RNN (Ba et al. 2016), λ 0.95, η 0.5, parameter-matched (spec §6.1-2)",
