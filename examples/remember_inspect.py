@@ -18,7 +18,6 @@ rule) and measures, with the plastix API, what spec remember.md §6.2 asks a use
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import pickle
 import tempfile
@@ -36,7 +35,7 @@ from plastix.remember.train import make_model, recall_by_position, recall_metric
 def interference(model, params, cfg: RememberConfig, streams: int, windows: int = 8) -> list[float]:
     """Bit accuracy in windows 1..``windows`` of never-reset streams (N = n_max, Δ = delay_max)."""
     task = cfg.task
-    fixed = dataclasses.replace(task, n_min=task.n_max, delay_min=task.delay_max)
+    fixed = task.fixed(task.n_max, task.delay_max)
     state = jax.vmap(lambda k: model.init_state(params, k))(jax.random.split(jax.random.key(1), streams))
     window = jax.jit(jax.vmap(lambda s, e: run_episode(model, params, s, e)))
     acc = []

@@ -17,7 +17,6 @@ from ``fold_in(train key, step)``, so the numbers do not depend on where a run w
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import pickle
@@ -62,7 +61,7 @@ def outer_product_table(cfg: RememberConfig, key: jax.Array) -> pd.DataFrame:
     if cfg.snippet > 1:
         return pd.DataFrame(rows)
     for i, (sweep, n, d) in enumerate(_grid(cfg)):
-        t = dataclasses.replace(cfg.task, n_min=n, n_max=n, delay_min=d, delay_max=d)
+        t = cfg.task.fixed(n, d)
         ep = sample_batch(jax.random.fold_in(key, i), t, cfg.eval_episodes)
         pred = _outer_product_batch(ep, t)
         correct = np.asarray(pred == ep.target)

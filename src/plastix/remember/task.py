@@ -78,6 +78,10 @@ class TaskConfig:
     def d_cue(self) -> int:
         return self.d_key if self.snippet == 1 else self.d_value
 
+    def fixed(self, n: int, delay: int) -> "TaskConfig":
+        """The same task with exactly ``n`` snippets and delay ``delay`` (an evaluation point)."""
+        return dataclasses.replace(self, n_min=n, n_max=n, delay_min=delay, delay_max=delay)
+
 
 class Episode(NamedTuple):
     frames: jax.Array  # (T, D_k + D_v + 2), values in {-1, 0, 1}

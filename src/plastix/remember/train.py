@@ -148,16 +148,19 @@ def evaluate(model, params, task: TaskConfig, key: jax.Array, n: int, delay: int
              chunk: int = 250) -> dict[str, float]:
     """Recall of fresh streams on ``episodes`` episodes with exactly ``n`` snippets and delay ``delay``:
     bit accuracy and exact-match rate, each with its standard error over episodes."""
-    tcfg = dataclasses.replace(task, n_min=n, n_max=n, delay_min=delay, delay_max=delay)
-    out = _eval_program(model, tcfg, chunk)(params, key, episodes)
-    return recall_summary(n, delay, np.asarray(out[0])[:episodes], np.asarray(out[1])[:episodes])
+    bits, exact = _episode_program(model, task.fixed(n, delay), chunk, _episode_recall)(params, key, episodes)
+    return recall_summary(n, delay, bits, exact)
+
+
+def _se(a: np.ndarray) -> float:
+    """Standard error of the mean over the leading axis (NaN for one sample)."""
+    return float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
 
 
 def recall_summary(n: int, delay: int, bits: np.ndarray, exact: np.ndarray) -> dict[str, float]:
     """One evaluation point from per-episode bit accuracies and exact-match rates: means and standard errors."""
-    se = lambda a: float(a.std(ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")
     return {"n": n, "delay": delay, "episodes": len(bits), "bit_accuracy": float(bits.mean()),
-            "bit_accuracy_se": se(bits), "exact_match": float(exact.mean()), "exact_match_se": se(exact)}
+            "bit_accuracy_se": _se(bits), "exact_match": float(exact.mean()), "exact_match_se": _se(exact)}
 
 
 def recall_by_position(model, params, task: TaskConfig, key: jax.Array, n: int, delay: int, episodes: int,
@@ -166,52 +169,41 @@ def recall_by_position(model, params, task: TaskConfig, key: jax.Array, n: int, 
     last), with its standard error over ``episodes`` fresh episodes of exactly ``n`` snippets and delay
     ``delay``. A memory that each write overwrites is good at the last position only; a superposing
     (outer-product) memory is flat."""
-    tcfg = dataclasses.replace(task, n_min=n, n_max=n, delay_min=delay, delay_max=delay)
-    acc = np.asarray(_position_program(model, tcfg, chunk)(params, key, episodes))[:episodes]  # (E, n)
+    acc = _episode_program(model, task.fixed(n, delay), chunk, _position_recall)(params, key, episodes)  # (E, n)
     return [{"position": k, "n": n, "delay": delay, "bit_accuracy": float(acc[:, k].mean()),
-             "bit_accuracy_se": float(acc[:, k].std(ddof=1) / np.sqrt(len(acc))) if len(acc) > 1 else float("nan")}
-            for k in range(n)]
+             "bit_accuracy_se": _se(acc[:, k])} for k in range(n)]
 
 
-def _blocks(run, chunk: int):
-    """``call(params, key, episodes)``: ``run`` over blocks of ``chunk`` per-episode keys."""
-    def call(params, key, episodes):
-        blocks = -(-episodes // chunk)
-        keys = jax.random.split(key, blocks * chunk).reshape(blocks, chunk)
-        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), run(params, key, keys))
+def _episode_recall(logits, ep: Episode):
+    """Per-episode bit accuracy and exact-match rate over the read frames."""
+    m = recall_metrics(logits, ep)
+    return m["bits"] / m["reads"], m["exact"] / m["reads"]
 
-    return call
+
+def _position_recall(logits, ep: Episode):
+    """Per-episode bit accuracy of the snippet written k-th, k = 0 … n_max − 1."""
+    bits = ((logits > 0) == (ep.target > 0.5)).mean(-1) * ep.read  # (T,)
+    hit = (ep.slot[:, None] == jnp.arange(ep.keys.shape[0])[None]) & ep.read[:, None]  # (T, n_max)
+    return (bits[:, None] * hit).sum(0) / jnp.maximum(hit.sum(0), 1)
 
 
 @functools.lru_cache(maxsize=64)
-def _position_program(model, tcfg: TaskConfig, chunk: int):
+def _episode_program(model, tcfg: TaskConfig, chunk: int, score):
+    """``call(params, key, episodes)``: ``score(logits, episode)`` of ``episodes`` fresh single-stream
+    episodes (one key each, run in jit-ed blocks of ``chunk``), as NumPy arrays with the episodes leading."""
     def one(params, k):
         ks, ke = jax.random.split(k)
         ep = jax.tree.map(lambda a: a[0], sample_batch(ke, tcfg, 1))
         _, logits = run_episode(model, params, model.init_state(params, ks), ep)
-        bits = ((logits > 0) == (ep.target > 0.5)).mean(-1) * ep.read  # (T,)
-        hit = (ep.slot[:, None] == jnp.arange(tcfg.n_max)[None]) & ep.read[:, None]  # (T, n)
-        return (bits[:, None] * hit).sum(0) / jnp.maximum(hit.sum(0), 1)
+        return score(logits, ep)
 
     @jax.jit
-    def run(params, key, blocks_keys):
+    def run(params, blocks_keys):
         return jax.lax.map(lambda ks: jax.vmap(lambda k: one(params, k))(ks), blocks_keys)
 
-    return _blocks(run, chunk)
+    def call(params, key, episodes):
+        blocks = -(-episodes // chunk)
+        keys = jax.random.split(key, blocks * chunk).reshape(blocks, chunk)
+        return jax.tree.map(lambda a: np.asarray(a).reshape((-1,) + a.shape[2:])[:episodes], run(params, keys))
 
-
-@functools.lru_cache(maxsize=64)
-def _eval_program(model, tcfg: TaskConfig, chunk: int):
-    def one(params, k):
-        ks, ke = jax.random.split(k)
-        ep = sample_batch(ke, tcfg, 1)
-        ep = jax.tree.map(lambda a: a[0], ep)
-        _, logits = run_episode(model, params, model.init_state(params, ks), ep)
-        m = recall_metrics(logits, ep)
-        return m["bits"] / m["reads"], m["exact"] / m["reads"]
-
-    @jax.jit
-    def run(params, key, blocks_keys):
-        return jax.lax.map(lambda ks: jax.vmap(lambda k: one(params, k))(ks), blocks_keys)
-
-    return _blocks(run, chunk)
+    return call
