@@ -28,7 +28,6 @@ slower than the bar allows, or leaves almost no room, the bar cannot be met here
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 
@@ -73,27 +72,18 @@ def copi_products_epoch():
     return lambda: run((Ws, Rs))
 
 
-def copi_plastix_epoch():
-    from plastix.copi.config import METHODS, CopiConfig
-    from plastix.copi.train import make_trainer
-
-    cfg = dataclasses.replace(CopiConfig(dataset="digits", hidden=COPI_SIZES[1:-1]), **METHODS["copi-bp"])
-    tr = make_trainer(cfg, COPI_SIZES[0])
-    key = jax.random.key(0)
-    x = jax.random.uniform(key, (COPI_BATCHES * COPI_N, COPI_SIZES[0]), jnp.float32)
-    y = jax.random.randint(key, (COPI_BATCHES * COPI_N,), 0, 10)
-    state = tr.init(key)
-    epoch = jax.jit(tr.epoch)
-    return lambda: epoch(state, x, y, key, 1)
-
-
 def floor_copi(rounds: int, repeats: int) -> None:
-    sizes, n = COPI_SIZES, COPI_N
-    mac = sum(n * i * o * 2 + n * i * i * 3 for i, o in zip(sizes[:-1], sizes[1:]))
-    mac += sum(n * o * i + n * i * i for i, o in zip(sizes[1:-1], sizes[2:]))  # backward through W, R
-    print(f"COPI-BP MNIST: {2 * mac / 1e9:.2f} GFLOP per batch; the bar's {COPI_BAR_MS} ms needs "
-          f"{2 * mac / COPI_BAR_MS / 1e6:.0f} GFLOP/s")
-    products, full = copi_products_epoch(), copi_plastix_epoch()
+    import bench_copi
+
+    flop = bench_copi.flops_per_batch(COPI_SIZES[0], COPI_SIZES[1:-1], "copi-bp", COPI_N)
+    print(f"COPI-BP MNIST: {flop / 1e9:.2f} GFLOP per batch; the bar's {COPI_BAR_MS} ms needs "
+          f"{flop / COPI_BAR_MS / 1e6:.0f} GFLOP/s")
+    epoch = bench_copi.plastix_epoch("mnist", "copi-bp", COPI_BATCHES)
+    products, key = copi_products_epoch(), jax.random.key(0)
+
+    def full():
+        return epoch(key)
+
     jax.block_until_ready(products())
     jax.block_until_ready(full())
     print("| round | products only, ms/batch | plastix COPI-BP, ms/batch |")

@@ -117,7 +117,8 @@ DRAW_BLOCK_SAMPLES = 2048  # task samples drawn ahead in one kernel (≤ 2048 ×
 def draw_block(interval: int, batch: int) -> int:
     """Steps whose task batches are drawn together: the largest divisor of ``interval`` with at
     most ``DRAW_BLOCK_SAMPLES`` samples (1 for batches larger than that)."""
-    return max(d for d in range(1, interval + 1) if interval % d == 0 and d * batch <= max(DRAW_BLOCK_SAMPLES, batch))
+    return max(d for d in range(1, min(interval, DRAW_BLOCK_SAMPLES // batch) + 1) if interval % d == 0) \
+        if batch <= DRAW_BLOCK_SAMPLES else 1
 
 
 def read_action(net: Network, task: Task, out: Array) -> Array:
