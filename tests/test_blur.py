@@ -99,11 +99,11 @@ def test_b3_jacobian_symmetry():
 
 def test_b4_feedback_format():
     net = BlurNet((3, 4, 5), k=4)
-    A = jax.random.normal(jax.random.key(6), (4, 2, 5))  # (states, batch, units)
+    A = jax.random.normal(jax.random.key(6), (4, 5, 2))  # (states, units, batch): the sweeps' layout
     y = jnp.array([1, 4])
     out = _feedback(net, A, y)
     np.testing.assert_array_equal(out[0], A[0])
-    np.testing.assert_array_equal(out[1], 2 * jax.nn.one_hot(y, 5) - 1)
+    np.testing.assert_array_equal(out[1], (2 * jax.nn.one_hot(y, 5) - 1).T)
     np.testing.assert_array_equal(out[2:], 0.0)
 
 
