@@ -3,7 +3,10 @@ r"""BLUR networks: multi-state neurons, k-channel synapses, and one inner-loop s
 Every neuron carries k states; every synapse k channels (or one shared, "single-state"). Every
 sending layer below the top gets a bias unit whose k states are all 1. Arrays are stored
 channel-first, so that every product is a batched matmul over a leading channel axis (XLA:CPU is
-much faster with the batch axis leading): states ``A_ℓ`` (k, B, n_ℓ), forward synapses ``F_ℓ``
+much faster with the batch axis leading), and inside the sweeps the examples are the innermost
+axis, so that every elementwise pass (tanh, normalisation) runs over full vectors of examples
+rather than over a few units (toy meta-step, 20 hidden units: 15.3 → 10.8 ms): states ``A_ℓ``
+(k, n_ℓ, B) inside the sweeps (:func:`forward` returns them as (k, B, n_ℓ)), forward synapses ``F_ℓ``
 (kc, n_{ℓ−1}+1, n_ℓ) and, for asymmetric networks, backward ``K_ℓ`` (kc, n_ℓ, n_{ℓ−1}+1); a symmetric
 network uses ``K ≡ Fᵀ``. The equations below index as the spec does (``A[b,i,c]``, ``F[i,j,c]``).
 
