@@ -383,3 +383,24 @@ def test_b14_synapse_saturation(symmetric):
             tops[net.saturation] = max(float(jnp.max(jnp.abs(v))) for layer in s for v in layer.values())
         assert tops[True] < 0.3, tops
         assert not np.isfinite(tops[False]) or tops[False] > 0.3, tops  # unsaturated: exceeds α or diverges
+
+
+def test_a_lifetime_sees_one_task():
+    """Spec §5.1: every support batch and the query batch of one lifetime come from the same task of a
+    mixture. Two tasks that label everything 0 or everything 1 make the task visible in the labels.
+    Negative control: one sampler call per batch (the code before 2026-11-24) mixes tasks within a lifetime."""
+    from plastix.blur.meta import lifetime_batches
+    from plastix.blur.tasks import mix_samplers
+
+    def constant(label):
+        return lambda key, n: (jax.random.uniform(key, (n, 2)), jnp.full((n,), label, jnp.int32))
+
+    sample = mix_samplers([constant(0), constant(1)])
+    keys = jax.random.split(jax.random.key(40), 64)
+    xs, ys, xq, yq = jax.vmap(lambda k: lifetime_batches(sample, k, 5, 8))(keys)
+    assert xs.shape == (64, 5, 8, 2) and ys.shape == (64, 5, 8) and xq.shape == (64, 8, 2) and yq.shape == (64, 8)
+    labels = jnp.concatenate([ys.reshape(64, -1), yq], axis=1)
+    assert bool(jnp.all(labels == labels[:, :1]))  # one task per lifetime
+    assert 0 < int(labels[:, 0].sum()) < 64  # and both tasks occur across lifetimes
+    per_call = jax.vmap(lambda k: jax.vmap(lambda kk: sample(kk, 8)[1])(jax.random.split(k, 6)))(keys)
+    assert not bool(jnp.all(per_call.reshape(64, -1) == per_call.reshape(64, -1)[:, :1]))

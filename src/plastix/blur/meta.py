@@ -1,8 +1,8 @@
 """Meta-training BLUR genomes by gradient through the unrolled inner loop (spec blur.md §5.1).
 
 One meta-step, per genome: draw fresh synapses (``replicas`` independent draws), run ``U`` inner
-steps (:func:`~plastix.blur.network.inner_step`) on new support batches from the task sampler,
-then score a held-out query batch with a forward-only pass: softmax cross-entropy of
+steps (:func:`~plastix.blur.network.inner_step`) on new support batches of one task drawn for
+the lifetime (:func:`lifetime_batches`), then score a held-out query batch of the same task with a forward-only pass: softmax cross-entropy of
 ``logit_scale · O`` (spec D10), averaged over the batch and the replicas. The genome's gradient is
 taken through all ``U`` steps (``lax.scan`` + ``jax.grad``; for unrolls longer than 20 steps with
 ``jax.checkpoint`` around each step, so memory stays flat in ``U``), clipped to global norm 10 and applied by Adam (5e−4).
@@ -24,17 +24,29 @@ from plastix.types import Array
 MIXING = ("nu", "mu", "nu_t", "mu_t")  # the genome's k × k state transforms
 
 
+def lifetime_batches(sample: Callable, key: Array, unroll: int, batch: int) -> tuple[Array, Array, Array, Array]:
+    """One lifetime's data: ``unroll`` support batches ``(xs, ys)`` and the query batch ``(xq, yq)``.
+
+    All of it comes from one call of the sampler, so whatever a sampler draws once per call is drawn
+    once per lifetime and shared by the support and query batches: the task of a mixture
+    (:func:`~plastix.blur.tasks.mix_samplers`), the centres of ``blob5x1``. Spec §5.1: a lifetime
+    starts from fresh synapses and *a* task. (Before 2026-11-24 every batch was its own call, so a
+    mixture switched task between the inner steps and the query.)"""
+    x, y = sample(key, (unroll + 1) * batch)
+    x, y = x.reshape((unroll + 1, batch) + x.shape[1:]), y.reshape(unroll + 1, batch)
+    return x[:unroll], y[:unroll], x[unroll], y[unroll]
+
+
 def lifetime(net: BlurNet, g: Genome, key: Array, sample: Callable, unroll: int, batch: int,
              remat: bool = True) -> tuple[Array, Array]:
     """Train fresh synapses for ``unroll`` steps; ``(query cross-entropy, query accuracy)``."""
-    k_syn, k_data, k_query = jax.random.split(key, 3)
+    k_syn, k_data, _ = jax.random.split(key, 3)  # three keys, as before: the synapse draws are unchanged
     syn = init_synapses(k_syn, net, g.nu.dtype)
-    xs, ys = jax.vmap(lambda k: sample(k, batch))(jax.random.split(k_data, unroll))
+    xs, ys, xq, yq = lifetime_batches(sample, k_data, unroll, batch)
     step = lambda s, xy: (inner_step(net, g, s, xy[0].astype(g.nu.dtype), xy[1])[0], None)  # noqa: E731
     # short unrolls are unrolled in the compiled program: the per-iteration loop overhead of XLA:CPU
     # dominated the small toy networks
     syn, _ = jax.lax.scan(jax.checkpoint(step) if remat else step, syn, (xs, ys), unroll=unroll if unroll <= 10 else 1)
-    xq, yq = sample(k_query, batch)
     logits = predict(net, g, syn, xq.astype(g.nu.dtype))
     ce = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(g.logit_scale * logits, yq))
     return ce, jnp.mean(jnp.argmax(logits, -1) == yq)
