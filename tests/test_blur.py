@@ -404,3 +404,32 @@ def test_a_lifetime_sees_one_task():
     assert 0 < int(labels[:, 0].sum()) < 64  # and both tasks occur across lifetimes
     per_call = jax.vmap(lambda k: jax.vmap(lambda kk: sample(kk, 8)[1])(jax.random.split(k, 6)))(keys)
     assert not bool(jnp.all(per_call.reshape(64, -1) == per_call.reshape(64, -1)[:, :1]))
+
+
+@pytest.mark.parametrize("k,symmetric,single_state,hebb_pre", [(2, True, False, "backward"), (2, False, False, "forward"),
+                                                                (3, True, True, "backward"), (4, False, False, "backward")])
+def test_fused_products_equal_per_channel_products(monkeypatch, k, symmetric, single_state, hebb_pre):
+    """The combined-weight products (network.FUSED_MAX_K) compute the same inner step as state mixing
+    followed by per-channel products, to float64 rounding. Negative control: a genome with ν̃ transposed
+    gives a different step, so the comparison can see a swapped index."""
+    import plastix.blur.network as nw
+
+    with jax.enable_x64(True):
+        net = BlurNet((3, 5, 4, 2), k=k, symmetric=symmetric, single_state=single_state, hebb_pre=hebb_pre,
+                      synapse_norm=True)
+        g = random_genome(jax.random.key(50), k, dtype=jnp.float64)
+        syn = init_synapses(jax.random.key(51), net, jnp.float64)
+        x = jax.random.uniform(jax.random.key(52), (16, 3), jnp.float64, -1, 1)
+        y = jnp.arange(16) % 2
+
+        def run(max_k, genome):
+            monkeypatch.setattr(nw, "FUSED_MAX_K", max_k)
+            return inner_step(net, genome, syn, x, y)  # not jitted: the switch is read at trace time
+
+        ref, fused = run(0, g), run(k, g)
+        np.testing.assert_allclose(fused[1], ref[1], rtol=1e-12, atol=1e-12)
+        for a, b in zip(jax.tree.leaves(fused[0]), jax.tree.leaves(ref[0])):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        swapped = run(k, g._replace(nu_t=g.nu_t.T))
+        gap = max(float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(swapped[0]), jax.tree.leaves(ref[0])))
+        assert gap > 1e-3
