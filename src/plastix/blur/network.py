@@ -9,6 +9,8 @@ rather than over a few units (toy meta-step, 20 hidden units: 15.3 → 10.8 ms):
 (k, n_ℓ, B) inside the sweeps (:func:`forward` returns them as (k, B, n_ℓ)), forward synapses ``F_ℓ``
 (kc, n_{ℓ−1}+1, n_ℓ) and, for asymmetric networks, backward ``K_ℓ`` (kc, n_ℓ, n_{ℓ−1}+1); a symmetric
 network uses ``K ≡ Fᵀ``. The equations below index as the spec does (``A[b,i,c]``, ``F[i,j,c]``).
+For k ≤ :data:`FUSED_MAX_K` the sweeps evaluate the same sums through transient combined weights
+(``ν[c,d]·F[i,j,c]`` as one (k·n_out) × (k·n_in) matrix); the stored synapses are unchanged.
 
 One step on a batch ``(X, Y)`` (:func:`inner_step`):
 
