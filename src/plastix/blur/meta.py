@@ -2,8 +2,8 @@
 
 One meta-step, per genome: draw fresh synapses (``replicas`` independent draws), run ``U`` inner
 steps (:func:`~plastix.blur.network.inner_step`) on new support batches of one task drawn for
-the lifetime (:func:`lifetime_batches`), then score a held-out query batch of the same task with a forward-only pass: softmax cross-entropy of
-``logit_scale · O`` (spec D10), averaged over the batch and the replicas. The genome's gradient is
+the lifetime (:func:`lifetime_batches`), then score a held-out query batch of the same task with
+a forward-only pass: softmax cross-entropy of ``logit_scale · O`` (spec D10), averaged over the batch and the replicas. The genome's gradient is
 taken through all ``U`` steps (``lax.scan`` + ``jax.grad``; for unrolls longer than 20 steps with
 ``jax.checkpoint`` around each step, so memory stays flat in ``U``), clipped to global norm 10 and applied by Adam (5e−4).
 Several genomes (the paper's 8 runs) are one ``vmap`` axis.
@@ -64,7 +64,7 @@ def meta_loss(net: BlurNet, g: Genome, key: Array, sample: Callable, unroll: int
         return lifetime(net, g, keys[0], sample, unroll, batch, remat)
     # the state-mixing matrices enter every replica as batched copies: each one's gradient is then a
     # product per replica with one contracting axis, not one contracting the replica axis too, which
-    # XLA:CPU runs several times slower (toy meta-step, 5 replicas: 12.0 → 11.0 ms)
+    # XLA:CPU runs slower (toy meta-step, 5 replicas: 12.0 → 11.0 ms)
     axes = g._replace(**{f: (0 if f in MIXING else None) for f in g._fields})
     gs = g._replace(**{f: jnp.broadcast_to(getattr(g, f), (replicas,) + getattr(g, f).shape) for f in MIXING})
     ce, acc = jax.vmap(lambda g, k: lifetime(net, g, k, sample, unroll, batch, remat), in_axes=(axes, 0))(gs, keys)
