@@ -41,15 +41,15 @@ def meta_step_ms(net: BlurNet, sample, unroll: int, batch: int, replicas: int, s
                  val: tuple | None = None) -> tuple[float, float]:
     """(ms per meta-step, compile s). ``val = (sampler, replicas)``: tasks scored forward-only in the
     same compiled step, with the genome before the update (the reference's meta-validation)."""
-    step, opt = make_meta_step(net, sample, unroll, batch, replicas)
-    if val is not None:
-        train = step
+    train, opt = make_meta_step(net, sample, unroll, batch, replicas)
 
-        def step(state, key):
-            k_train, k_val = jax.random.split(key)
-            scored = meta_loss(net, state.genome, k_val, val[0], unroll, batch, val[1])
-            state, metrics = train(state, k_train)
-            return state, (metrics, scored)
+    def train_and_score(state, key):
+        k_train, k_val = jax.random.split(key)
+        scored = meta_loss(net, state.genome, k_val, val[0], unroll, batch, val[1])
+        state, metrics = train(state, k_train)
+        return state, (metrics, scored)
+
+    step = train if val is None else train_and_score
 
     g = random_genome(jax.random.key(0), net.k)
     state = MetaState(g, opt.init(g))

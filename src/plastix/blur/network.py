@@ -184,6 +184,12 @@ def _fused(net: "BlurNet") -> bool:
     return net.k <= FUSED_MAX_K
 
 
+def _bias_state(m: Array) -> Array:
+    """``_mix(m, ·)`` of the bias unit, whose k states are all 1: ``Σ_d m[c, d]``, shape (k,). The
+    combined-weight products add the bias unit's term this way instead of appending it to the states."""
+    return jnp.sum(m, axis=1)
+
+
 def _mixed_product(m: Array, W: Array, A: Array) -> Array:
     """``Σ_{d,i} m[c, d] W[c, j, i] A[d, i, b]``, shape (k, J, B), as one 2-D product of the combined
     (k·J) × (k·I) weights ``m[c, d]·W[c, j, i]`` with ``A`` as (k·I) × B."""
@@ -201,9 +207,9 @@ def _hebbian(g: Genome, pre: Array, post: Array, bias: str) -> Array:
     C = g.nu_t.T[:, :, None] * g.mu_t[:, None, :]  # C[c, e, d] = ν̃[e, c] μ̃[c, d]
     H = jnp.einsum("ced,eidj->cij", C, G)
     if bias == "pre":  # the bias sender: all states 1
-        row = jnp.sum(g.nu_t, 0)[:, None] * (g.mu_t @ jnp.sum(post, 2))
+        row = _bias_state(g.nu_t.T)[:, None] * (g.mu_t @ jnp.sum(post, 2))
         return jnp.concatenate([H, row[:, None, :]], axis=1)
-    col = jnp.sum(g.mu_t, 1)[:, None] * (g.nu_t.T @ jnp.sum(pre, 2))
+    col = _bias_state(g.mu_t)[:, None] * (g.nu_t.T @ jnp.sum(pre, 2))
     return jnp.concatenate([H, col[:, :, None]], axis=2)
 
 
@@ -229,9 +235,14 @@ def effective(net: BlurNet, g: Genome, layer: dict) -> dict:
     return out
 
 
+def _reads(net: BlurNet, g: Genome, syn: list[dict]) -> list[dict]:
+    """Every layer's synapses as both sweeps read them (:func:`effective`), computed once per step."""
+    return [effective(net, g, layer) for layer in syn]
+
+
 def forward(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> list[Array]:
     """The forward sweep from reset neurons: every layer's states ``[A_0 … A_L]``, each (k, B, n)."""
-    return [jnp.swapaxes(A, 1, 2) for A in _sweep_up(net, g, [effective(net, g, layer) for layer in syn], x)]
+    return [jnp.swapaxes(A, 1, 2) for A in _sweep_up(net, g, _reads(net, g, syn), x)]
 
 
 def _sweep_up(net: BlurNet, g: Genome, reads: list[dict], x: Array) -> list[Array]:
@@ -243,7 +254,7 @@ def _sweep_up(net: BlurNet, g: Genome, reads: list[dict], x: Array) -> list[Arra
         if _fused(net):
             F = _channels(read["F"], net.k)
             Z = _mixed_product(g.nu, jnp.swapaxes(F[:, :-1], 1, 2), states[-1]) + \
-                (F[:, -1] * jnp.sum(g.nu, 1)[:, None])[:, :, None]
+                (F[:, -1] * _bias_state(g.nu)[:, None])[:, :, None]
         else:
             S = _mix(g.nu, _with_bias(states[-1]))
             Z = jnp.swapaxes(_channels(read["F"], net.k), 1, 2) @ S
@@ -316,7 +327,7 @@ def _plastic(net: BlurNet, g: Genome, W: Array, pre: Array, post: Array, batch: 
 
 def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> tuple[list[dict], Array]:
     """One BLUR step on ``(x, y)``: returns the new synapses and the logits of the forward pass."""
-    reads = [effective(net, g, layer) for layer in syn]  # D6-normalised once, read by both sweeps
+    reads = _reads(net, g, syn)  # D6-normalised once, read by both sweeps
     states = _sweep_up(net, g, reads, x)
     fwd_copy = list(states)
     logits = states[-1][0].T
@@ -348,4 +359,4 @@ def inner_step(net: BlurNet, g: Genome, syn: list[dict], x: Array, y: Array) -> 
 
 def predict(net: BlurNet, g: Genome, syn: list[dict], x: Array) -> Array:
     """Logits of a forward-only pass (steps 1–4, no feedback, no learning)."""
-    return _sweep_up(net, g, [effective(net, g, layer) for layer in syn], x)[-1][0].T
+    return _sweep_up(net, g, _reads(net, g, syn), x)[-1][0].T  # not forward(): it transposes every layer
