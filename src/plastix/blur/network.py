@@ -290,11 +290,12 @@ def _sweep_up(net: BlurNet, g: Genome, reads: list[dict], x: Array) -> list[Arra
     L = len(reads)
     for l, read in enumerate(reads):
         top = l == L - 1
+        norm = net.normalize and not top
         F = _channels(read["F"], net.k)
         W, b = jnp.swapaxes(F[:, :-1], 1, 2), F[:, -1] * _bias_state(g.nu)[:, None]  # the bias unit's term
         k, J, I = W.shape
         # f·A + η·Z with A reset to 0 (neurons are reset every step, spec D12)
-        if net.normalize and not top and _narrow(k, I, J):
+        if norm and _narrow(k, I, J):
             A = _normalized_affine(g.eta * _combined(g.nu, W), g.eta * b, states[-1].reshape(k * I, -1),
                                    g.gamma_fwd, g.beta_fwd)
         else:
@@ -302,9 +303,7 @@ def _sweep_up(net: BlurNet, g: Genome, reads: list[dict], x: Array) -> list[Arra
                 Z = _mixed_product(g.nu, W, states[-1]) + b[:, :, None]
             else:
                 Z = jnp.swapaxes(F, 1, 2) @ _mix(g.nu, _with_bias(states[-1]))
-            A = g.eta * Z
-            if net.normalize and not top:
-                A = _normalize(A, g.gamma_fwd, g.beta_fwd)
+            A = _normalize(g.eta * Z, g.gamma_fwd, g.beta_fwd) if norm else g.eta * Z
         states.append(ACTIVATIONS[net.output_fwd if top else net.hidden_fwd](A))
     return states
 
