@@ -13,9 +13,11 @@ from plastix.tasks import TASKS
 from plastix.train import seed_keys
 
 CASES = [(r, t, o) for r in RULES for t in TASKS
-         for o in (("bernoulli", "softmax") if t == "multiplexer" else ("gaussian",))
-         # lateral layers change only the first hidden layer: one output case each (compiles are slow)
-         if RULES[r].network not in ("boltzmann", "recurrent") or (t, o) == ("multiplexer", "softmax")]
+         for o in (("bernoulli", "softmax") if TASKS[t].action == "sign" else ("gaussian",))
+         # lateral layers change only the first hidden layer: one output case each (compiles are slow);
+         # parity shares the multiplexer's action and outputs: one case per rule
+         if (RULES[r].network not in ("boltzmann", "recurrent") or (t, o) == ("multiplexer", "softmax"))
+         and (t, o) != ("parity", "softmax")]
 
 
 def tiny(rule, task, output, **kw):

@@ -1,5 +1,6 @@
 """Multiplexer (oracle O13) and regression task definitions."""
 
+import dataclasses
 import itertools
 
 import jax
@@ -67,3 +68,47 @@ def test_regression_teacher_matches_numpy():
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
     assert np.all(np.asarray(y) >= 0)
     np.testing.assert_allclose(task.reward(y + 2.0, y), -4.0 * np.ones(64), rtol=1e-6)
+
+
+def test_parity_targets_match_a_python_count_and_flip_with_any_bit():
+    from plastix.tasks import parity
+
+    task = parity(7)
+    x, y = task.sample(jax.random.key(0), 512, hash_sampler())
+    x, y = np.asarray(x), np.asarray(y)
+    want = np.where((x > 0).sum(1) % 2 == 1, 1.0, -1.0)
+    np.testing.assert_array_equal(y, want)
+    assert 0.4 < (y > 0).mean() < 0.6 and set(np.unique(x)) == {-1.0, 1.0}
+    flipped = x.copy()
+    flipped[:, 3] *= -1  # negative control: one flipped bit flips every target
+    np.testing.assert_array_equal(np.where((flipped > 0).sum(1) % 2 == 1, 1.0, -1.0), -y)
+    r = np.asarray(task.reward(jnp.asarray(y), jnp.asarray(y)))
+    assert np.all(r == 1) and np.all(np.asarray(task.reward(jnp.asarray(-y), jnp.asarray(y))) == -1)
+
+
+def test_parity_config_names_and_bounds():
+    from plastix import TrainConfig
+    from plastix.config import ConfigError
+
+    cfg = TrainConfig(task="parity", bits=6, rule="weight_max", seeds=3).validate()
+    assert cfg.task_name == "parity6" and cfg.run_name.startswith("parity6-weight_max-")
+    assert TrainConfig(task="regression", dim=5, bits=11).task_name == "regression5"
+    for bad, needle in ((dict(bits=0), "parity takes 1…64"), (dict(bits=65), "parity takes 1…64"),
+                        (dict(output="gaussian"), "the parity needs a binary action; allowed: bernoulli, softmax")):
+        with pytest.raises(ConfigError, match=needle):
+            TrainConfig(task="parity", **bad).validate()
+    with pytest.raises(ConfigError, match="the regression needs a real action; allowed: gaussian"):
+        TrainConfig(task="regression", output="softmax").validate()
+
+
+def test_supervised_bound_learns_parity6_where_backprop_stalls(tmp_path):
+    """The ceiling reaches 1.00 on 6-bit parity in 60k samples (3 seeds); the REINFORCE-output backprop
+    baseline, same network and budget, does not (it stalls near 42/64 = 0.656)."""
+    from plastix import TrainConfig
+    from plastix.runner import run
+
+    base = TrainConfig(task="parity", bits=6, hidden=(64, 32), steps=60_000, seeds=3, log_every=600)
+    sup = run(dataclasses.replace(base, rule="backprop_supervised"), tmp_path, progress=False).summary
+    rl = run(dataclasses.replace(base, rule="backprop"), tmp_path, progress=False).summary
+    assert min(sup["final_accuracy"]) >= 0.99
+    assert max(rl["final_accuracy"]) < 0.9

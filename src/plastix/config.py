@@ -11,7 +11,9 @@ import dataclasses
 import hashlib
 import json
 import math
-from typing import Any
+from typing import Annotated, Any
+
+import tyro
 
 from plastix.envs import ENVS
 from plastix.nets import ACTIVATIONS, HIDDEN_UNITS, OUTPUTS
@@ -19,6 +21,7 @@ from plastix.optim import OPTIMIZERS
 from plastix.random import SAMPLERS
 from plastix.rules import BASELINES, DENOMINATORS, RULES, SURROGATES
 from plastix.tasks import TASKS, address_bits
+from plastix.tasks.parity import MAX_BITS as PARITY_MAX_BITS
 
 
 class ConfigError(ValueError):
@@ -51,18 +54,23 @@ class ConfigIO:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
+# help texts made from the registries, so `plastix train --help` cannot go stale
+_TASK_HELP = (f"Task: one-step {' | '.join(TASKS)}; environment {' | '.join(ENVS)} "
+              "(descriptions: `plastix list`).")
+_RULE_HELP = f"Learning rule: {' | '.join(RULES)} (descriptions: `plastix list`)."
+DEFAULT_LR = (1e-2, 1e-3, 1e-4)  # the WM reference rates, one per layer of the default 64-32 net
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(ConfigIO):
     """Train a network with a learning rule on a one-step task, for several seeds at once."""
 
-    task: str = "multiplexer"
-    """Task: multiplexer | regression (see `plastix list`)."""
+    task: Annotated[str, tyro.conf.arg(help=_TASK_HELP)] = "multiplexer"
     bits: int = 20
-    """Multiplexer inputs, of the form k + 2^k: 6, 11, 20, 37."""
+    """Input bits: multiplexer k + 2^k (6, 11, 20, 37); parity 1…64."""
     dim: int = 8
     """Regression input dimension."""
-    rule: str = "reinforce"
-    """Learning rule: reinforce | backprop (see `plastix list`)."""
+    rule: Annotated[str, tyro.conf.arg(help=_RULE_HELP)] = "reinforce"
     hidden: tuple[int, ...] = (64, 32)
     """Hidden layer widths, bottom to top."""
     unit: str = ""
@@ -79,8 +87,9 @@ class TrainConfig(ConfigIO):
     """Bias initialisation: uniform (U(±1e-3), WM code) | zeros (MAP-prop code)."""
     optimizer: str = "adam"
     """Optimizer: adam | sgd."""
-    lr: tuple[float, ...] = (1e-2, 1e-3, 1e-4)
-    """Learning rate: one value, or one per layer (hidden..., output), as in the reference configs."""
+    lr: tuple[float, ...] = DEFAULT_LR
+    """Learning rate: one value, or one per layer (hidden..., output), as in the reference configs; the
+    default's three rates fit the default two hidden layers (another depth: give --lr)."""
     adam_b1: float = 0.9
     """Adam β1 (reference 0.9)."""
     adam_b2: float = 0.999
@@ -199,13 +208,27 @@ class TrainConfig(ConfigIO):
     def task_name(self) -> str:
         if self.is_rl:
             return self.task
-        return f"multiplexer{self.bits}" if self.task == "multiplexer" else f"{self.task}{self.dim}"
+        return TASKS[self.task].label(self)
 
     @property
     def run_name(self) -> str:
         if self.is_rl:
             return self.name or f"{self.task_name}-{self.rule}-seed{self.seed}x{self.seeds}"
         return self.name or f"{self.task_name}-{self.rule}-b{self.batch}-seed{self.seed}x{self.seeds}"
+
+    def memory_estimate(self) -> int:
+        """About how many bytes a run of this config holds at once (an upper-bound sketch, not a measurement):
+        per seed, five copies of the parameters (weights, gradients, Adam's two moments, the update),
+        the per-step traces of every unit and a block of drawn inputs; the critic likewise."""
+        n_in = max(self.bits, self.dim, 8)
+        sizes = (n_in, *self.hidden, 2)
+        n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+        if self.is_rl or self.baseline == "critic":
+            critic = (n_in, *self.critic_hidden, 1)
+            n_params += sum((a + 1) * b for a, b in zip(critic[:-1], critic[1:]))
+        units = sum(self.hidden) + 2
+        per_seed = 5 * n_params + 6 * self.batch * units + 2048 * n_in
+        return 4 * self.seeds * per_seed
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -263,6 +286,9 @@ class TrainConfig(ConfigIO):
         _choice("ste_surrogate", self.ste_surrogate, SURROGATES)
         if not (self.wm_p >= 1 and math.isfinite(self.wm_p)):
             raise ConfigError("wm_p", f"must be finite and ≥ 1, got {self.wm_p}")
+        if self.rule == "backprop_supervised" and self.baseline != "none":
+            raise ConfigError("baseline", "backprop_supervised learns from the correct action, not a reward; "
+                              "allowed: none")
         if self.rule == "weight_max" and self.baseline != "none":
             raise ConfigError("baseline", "weight_max uses the raw reward as the reference does; allowed: none")
         if self.task == "multiplexer":
@@ -270,13 +296,20 @@ class TrainConfig(ConfigIO):
                 address_bits(self.bits)
             except ValueError as e:
                 raise ConfigError("bits", str(e)) from None
-            if self.output == "gaussian":
-                raise ConfigError("output", "the multiplexer needs a binary action; allowed: bernoulli, softmax")
-        if self.task == "regression" and self.output and self.output != "gaussian":
-            raise ConfigError("output", "regression needs a real action; allowed: gaussian")
+        if self.task == "parity" and not 1 <= self.bits <= PARITY_MAX_BITS:
+            raise ConfigError("bits", f"parity takes 1…{PARITY_MAX_BITS} input bits, got {self.bits}")
+        if not self.is_rl and self.output:
+            sign = TASKS[self.task].action == "sign"
+            if (self.output == "gaussian") == sign:
+                allowed = "bernoulli, softmax" if sign else "gaussian"
+                raise ConfigError("output", f"the {self.task} needs a {'binary' if sign else 'real'} action; allowed: {allowed}")
         _positive("dim", self.dim)
         if any(w <= 0 for w in self.hidden):
             raise ConfigError("hidden", f"widths must be ≥ 1, got {list(self.hidden)}")
+        if len(self.lr) not in (1, self.n_layers) and self.lr == DEFAULT_LR:
+            raise ConfigError("lr", f"the default {' '.join(map(str, DEFAULT_LR))} is one rate per layer of a net with "
+                              f"2 hidden layers; with --hidden {' '.join(map(str, self.hidden))} give --lr with 1 value "
+                              f"or {self.n_layers} (one per layer)")
         for name, n in (("lr", len(self.lr)), ("tau", len(self.tau)), ("sigma2", len(self.sigma2))):
             if n not in (1, self.n_layers):
                 raise ConfigError(name, f"give 1 value or {self.n_layers} (one per layer), got {n}")
@@ -313,6 +346,9 @@ def _validate_rl_fields(cfg: "TrainConfig") -> None:
         raise ConfigError("batch", f"RL runs one environment per seed (batch 1, as the reference); got {cfg.batch}")
     if cfg.baseline != "none":
         raise ConfigError("baseline", "in RL the critic's TD error is the signal; allowed: none")
+    if cfg.rule == "backprop_supervised":
+        raise ConfigError("rule", f"backprop_supervised needs a task with a correct action; {cfg.task} is an "
+                          "environment (allowed there: any other rule)")
     if cfg.alignment != "none":
         raise ConfigError("alignment", "no alignment diagnostic for RL tasks; allowed: none")
     if cfg.gibbs_init == "previous":

@@ -67,3 +67,28 @@ def configure(single_thread: bool = True, cache_dir: str | None = None, pin_core
 def _cores() -> str:
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
     return ", ".join(map(str, cores))
+
+
+def machine_memory() -> int:
+    """Physical memory of this machine in bytes (``$PLASTIX_MEMORY_BYTES`` overrides it, for tests)."""
+    env = os.environ.get("PLASTIX_MEMORY_BYTES", "").strip()
+    if env.isdigit():
+        return int(env)
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(estimate: int, field: str, what: str, fraction: float = 0.8) -> None:
+    """``ConfigError`` on ``field`` if ``estimate`` bytes exceed ``fraction`` of the machine's memory.
+
+    Called before any compilation, so an impossible size fails in a second with one line instead of
+    hanging in the allocator or dying with ``RESOURCE_EXHAUSTED`` minutes later."""
+    from plastix.config import ConfigError
+
+    total = machine_memory()
+    if estimate > fraction * total:
+        raise ConfigError(field, f"{what} needs about {_gib(estimate)} of memory; this machine has {_gib(total)} "
+                          f"(allowed: up to about {_gib(fraction * total)})")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n < 2**40 else f"{n / 2**40:,.1f} TiB"

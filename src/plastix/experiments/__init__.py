@@ -82,6 +82,25 @@ def _coordinated() -> dict[str, Experiment]:
 
 _MP20_PAPER = "Chung, AAAI 2022 (P3), config `mp`"
 
+# 6-bit parity on the WM reference multiplexer config (a user's task; no paper number) [choice]
+_PARITY6 = dataclasses.replace(_WM_MP20, task="parity", bits=6, steps=500_000, seeds=5, log_every=500)
+_PARITY_METHODS = {  # name: (rule, overrides, description)
+    "reinforce": ("reinforce", {}, "independent REINFORCE, raw reward"),
+    "weight-max": ("weight_max", {}, "Weight Maximization"),
+    "uwm": ("uwm", {}, "Unbiased Weight Maximization"),
+    "map-prop": ("map_prop", _MAP_OWN, "MAP propagation with its coordinated-experiment σ² and rates"),
+    "backprop": ("backprop", {}, "backprop baseline (REINFORCE output, non-local)"),
+    "supervised": ("backprop_supervised", {}, "supervised upper bound (cross-entropy on the correct action)"),
+}
+
+
+def _parity() -> dict[str, Experiment]:
+    return {f"parity/{method}-parity6": _variant(
+        _PARITY6, rule, f"parity-{method}-parity6", f"{what}; 6-bit parity, WM multiplexer config "
+        "(64-32, batch 1, Adam 1e-2/1e-3/1e-4), 500k samples, 5 seeds", "plastix [choice]: parity is not in the "
+        "team papers", "no paper number; an upper bound of 1.00 is reachable (supervised)", **overrides)
+        for method, (rule, overrides, what) in _PARITY_METHODS.items()}
+
 # ---- RL (spec team_rules.md §11.2 WM configs, §11.3 MAP-prop configs) [ref] ----------------------
 _WM_RL_PAPER = "Chung, AAAI 2022 (P3), stephen-chung-mh/weight_max config"
 _WM_RL = {  # env: (config id, overrides, README number for WM, for WM with traces)
@@ -285,6 +304,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         _WM_MP20, "backprop", "backprop-multiplexer20",
         "backprop baseline on the WM reference multiplexer config", f"{_MP20_PAPER}, rule replaced [choice]",
         "no published number; P3 reports backprop slightly faster than WM"),
+    "supervised/multiplexer20": _variant(
+        _WM_MP20, "backprop_supervised", "supervised-multiplexer20",
+        "supervised upper bound (cross-entropy on the correct action) on the WM reference multiplexer config",
+        f"{_MP20_PAPER}, rule replaced by the supervised ceiling [choice]",
+        "no paper number; the ceiling every team rule is compared with"),
+    **_parity(),
     "map-prop/multiplexer37": Experiment(
         _MAP_MP37, "MAP propagation, reference config (37-bit, [64, 32] softplus-Gaussian, σ² 0.3/1, batch 128, 4M samples)",
         f"{_MAP_PAPER}, config `mp` [ref]",

@@ -12,6 +12,7 @@ from plastix.rules._base import Rule as Rule
 from plastix.rules._base import score_grads as score_grads
 from plastix.rules._baseline import BASELINES as BASELINES
 from plastix.rules.backprop import backprop as backprop
+from plastix.rules.backprop import backprop_supervised as backprop_supervised
 from plastix.rules.reinforce import reinforce as reinforce
 from plastix.rules.ste import SURROGATES as SURROGATES
 from plastix.rules.ste import ste as ste
@@ -108,6 +109,14 @@ RULES: dict[str, RuleSpec] = {
         "coordinated exploration: first hidden layer recurrent (T steps), exact REINFORCE over the "
         "steps (Chung 2023) [recon]",
         units=("bernoulli",),
+    ),
+    "backprop_supervised": RuleSpec(
+        lambda net, action="sign", **kw: backprop_supervised(net, action=action),
+        "deterministic",
+        False,
+        "supervised upper bound: cross-entropy on the correct action through the backprop network "
+        "(non-local, not RL; one-step tasks only)",
+        options=lambda cfg, task: {"action": task.action},
     ),
 }
 

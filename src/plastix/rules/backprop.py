@@ -19,9 +19,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from plastix.nets import Network
+from plastix.nets import Bernoulli, Network, Softmax
 from plastix.rules._base import Rule
 from plastix.rules._baseline import BaselineState, make_baseline
+from plastix.types import Array
 
 
 class BackpropState(NamedTuple):
@@ -68,3 +69,61 @@ def backprop(net: Network, baseline: str = "none", baseline_rate: float = 0.01, 
         return jax.grad(surrogate)(params), BackpropState(bstate)
 
     return Rule(init, update)
+
+
+def target_value(layer, y: Array, action: str) -> Array:
+    """The output layer's stored value for the correct action ``y`` (B,): the sample a perfect policy draws.
+
+    ``action="sign"``: ``y ∈ {−1, +1}`` as a Bernoulli unit's 0/1 (or ±1) value, or a two-way softmax's
+    one-hot outcome; ``action="real"``: ``y`` itself as the Gaussian unit's value.
+    """
+    if action == "real":
+        return y[:, None]
+    if isinstance(layer, Softmax):
+        return jax.nn.one_hot(((y + 1) / 2).astype(jnp.int32), layer.n, dtype=y.dtype)
+    if isinstance(layer, Bernoulli):
+        return ((y + 1) / 2 if layer.values == "01" else y)[:, None]
+    raise ValueError(f"no correct-action value for a {type(layer).__name__} output and a {action!r} action")
+
+
+def backprop_supervised(net: Network, action: str = "sign") -> Rule:
+    r"""Supervised upper bound: exact cross-entropy on the task's *correct* action. NON-LOCAL, NOT RL.
+
+    .. math:: g = -\nabla_\theta \frac{1}{B}\sum_b \log \pi(a^*_b \mid x_b; \theta)
+
+    The same deterministic network as :func:`backprop`, but the signal is the task's target ``y``
+    (``Rule.wants_target``), not the reward: every sample says which action was right, so the output
+    never stalls where a REINFORCE output saturates (p(1 − p) = 0 in float32 gives
+    :func:`backprop` an exactly zero gradient on the patterns it gets wrong). For a Gaussian output
+    (``action="real"``) the loss is the squared error ``(y − μ)²/(2σ²)``. This is a ceiling for the
+    comparison tables of tasks that define a correct action, not a reinforcement-learning baseline.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from plastix.nets import deterministic_mlp
+        >>> from plastix.random import hash_sampler
+        >>> from plastix.rules import backprop_supervised
+        >>> net = deterministic_mlp(6, (4,))
+        >>> params = net.init(jax.random.key(0))
+        >>> rule = backprop_supervised(net)
+        >>> out, trace = net.sample(params, jnp.ones((8, 6)), jax.random.key(1), hash_sampler())
+        >>> grads, _ = rule.update(trace, jnp.ones(8), rule.init(params), params)
+        >>> grads[1]["W"].shape
+        (4, 1)
+    """
+    if action not in ("sign", "real"):
+        raise ValueError(f"backprop_supervised needs a task with a correct action (sign or real), got {action!r}")
+
+    def init(params) -> tuple:
+        return ()
+
+    def update(trace, target, state, params):
+        x = trace[0].x  # (B, n_in) the network input
+        hs = tuple(layer.h for layer in trace[:-1]) + (target_value(net.output, target, action),)
+
+        def loss(p):
+            return -jnp.mean(net.log_prob(p, x, hs))
+
+        return jax.grad(loss)(params), state
+
+    return Rule(init, update, wants_target=True)
