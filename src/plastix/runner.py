@@ -33,6 +33,7 @@ import pandas as pd
 from plastix.analysis import final_value, first_crossing
 from plastix.config import TrainConfig
 from plastix.plotting import plot_curves
+from plastix.runtime import check_memory
 from plastix.train import make_train, seed_keys
 
 THRESHOLDS = (0.9, 0.95)  # accuracy thresholds reported as steps-to-threshold
@@ -66,6 +67,28 @@ def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` archive at ``path``; ``FileNotFoundError`` / ``ValueError`` with one line
+    naming the file and what is wrong with it (empty, not a zip archive, a damaged member). Pickled
+    objects are never loaded, and the message carries no NumPy advice about ``allow_pickle``."""
+    import zipfile
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found (expected a .npz archive)")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":
+        problem = "it is empty" if not head else "not a zip archive"
+        raise ValueError(f"{what} {path} is not a .npz archive ({problem})")
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # our handle: closed on every error
+            return {n: z[n] for n in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        reason = "an array holds Python objects" if "pickle" in str(e) else str(e) or type(e).__name__
+        raise ValueError(f"{what} {path} is not a readable .npz archive ({reason})") from None
 
 
 def _chunk_logs(n_logs: int, target: int) -> int:
@@ -127,6 +150,8 @@ def run(
     """
     t0 = time.perf_counter()
     cfg.validate()
+    check_memory(cfg.memory_estimate(), "hidden", f"--hidden {' '.join(map(str, cfg.hidden))} with "
+                 f"{cfg.seeds} seed(s) and batch {cfg.batch}")
     if cfg.is_rl:  # actor–critic on an environment: episodes, not updates
         from plastix.rl.runner import run_rl
 
@@ -143,6 +168,7 @@ def run(
         state, done, parts = ckpt["state"], ckpt["done"], ckpt["parts"]
     else:
         state, done, parts = jax.jit(jax.vmap(trainer.init))(seed_keys(cfg)), 0, []
+    before = earlier_seconds(ckpt)
 
     per_chunk = _chunk_logs(cfg.n_logs, max(1, cfg.n_logs // chunks))
     run_chunk = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
@@ -155,7 +181,7 @@ def run(
             parts.append(m)
             done += per_chunk
             blob = {"digest": cfg.digest(), "done": done, "parts": parts,
-                    "state": jax.tree.map(np.asarray, state)}
+                    "state": jax.tree.map(np.asarray, state), "seconds": before + time.perf_counter() - t0}
             atomic_write_bytes(ckpt_path, pickle.dumps(blob))
             if bar is not None:
                 bar.update(per_chunk * cfg.log_interval)
@@ -165,7 +191,7 @@ def run(
     metrics = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
     frame = metrics_frame(cfg, metrics)
     summary = summarize(cfg, metrics)
-    summary["wall_seconds"] = time.perf_counter() - t0
+    summary["wall_seconds"] = before + time.perf_counter() - t0  # every process's share, resumed runs included
     _publish(cfg, partial, final, frame, summary, metrics)
     return RunResult(final, frame, summary, summary["wall_seconds"])
 
@@ -195,6 +221,11 @@ def _check_finite(cfg: TrainConfig, state, m: dict[str, np.ndarray], done: int) 
             f"non-finite values by step {step} in seeds {np.flatnonzero(bad).tolist()}; "
             f"lower --lr (now {list(cfg.lr)}) or raise --adam-eps"
         )
+
+
+def earlier_seconds(ckpt: dict | None) -> float:
+    """Wall seconds spent on this run by earlier (interrupted) processes, from its checkpoint."""
+    return float(ckpt.get("seconds", 0.0)) if ckpt else 0.0
 
 
 def open_partial(cfg: TrainConfig, partial: Path, resume: bool) -> dict | None:

@@ -117,8 +117,9 @@ def load_genome(path: str | Path, dtype=jnp.float32) -> Genome:
         if path.suffix == ".json":
             raw = {n: np.asarray(v) for n, v in json.loads(path.read_text()).items()}
         else:
-            with np.load(path) as z:
-                raw = {n: z[n] for n in z.files}
+            from plastix.runner import read_npz
+
+            raw = read_npz(path, "genome file")
     except (OSError, ValueError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a genome file ({e}); expected .npz or .json with {', '.join(Genome._fields)}") from None
     missing = [n for n in CORE if n not in raw]

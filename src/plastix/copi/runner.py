@@ -32,7 +32,8 @@ from plastix.config import ConfigError
 from plastix.copi.config import CopiConfig
 from plastix.copi.train import make_trainer
 from plastix.datasets import Dataset, load
-from plastix.runner import RunResult, atomic_write_bytes, atomic_write_npz, open_partial, publish_dir, write_run_files
+from plastix.runner import (RunResult, atomic_write_bytes, atomic_write_npz, earlier_seconds, open_partial, publish_dir,
+                            write_run_files)
 
 METRICS = ("train_acc", "test_acc", "train_mse", "test_mse", "loss")
 
@@ -176,6 +177,7 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
     ckpt_path = partial / "checkpoint.pkl"
     ckpt = open_partial(cfg, partial, resume) or {"digest": cfg.digest(), "done": {}, "current": None}
+    before = earlier_seconds(ckpt)
     total = cfg.seeds * (cfg.warmup_r_epochs + cfg.epochs)
     bar = None
     if progress:
@@ -196,6 +198,7 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
             while True:
                 def save(p, advanced=1, seed=seed, lam=lam, retries=retries):
                     ckpt["current"] = {"seed": seed, "lam": lam, "retries": retries, "progress": p}
+                    ckpt["seconds"] = before + time.perf_counter() - t0
                     atomic_write_bytes(ckpt_path, pickle.dumps(ckpt))
                     if bar is not None:
                         bar.update(advanced)
@@ -216,6 +219,7 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
             ckpt["done"][seed] = {"rows": res["rows"], "info": {"status": res["status"], "lambda": lam,
                                                                 "fail_epoch_batch_layer": res["fail"]}}
             ckpt["current"] = None
+            ckpt["seconds"] = before + time.perf_counter() - t0
             atomic_write_bytes(ckpt_path, pickle.dumps(ckpt))
     finally:
         if bar is not None:
@@ -226,7 +230,7 @@ def run_copi(cfg: CopiConfig, out: str | Path = "runs", *, progress: bool = True
     status = {s: ckpt["done"][s]["info"]["status"] for s in ckpt["done"]}
     frame["status"] = frame["seed"].map(status)
     summary = summarize(cfg, frame, {s: v["info"] for s, v in ckpt["done"].items()})
-    summary["wall_seconds"] = time.perf_counter() - t0
+    summary["wall_seconds"] = before + time.perf_counter() - t0  # resumed runs: every process's share
     write_run_files(cfg, partial, frame, summary)
     plot_run(cfg, frame, partial / "curve.png")
     publish_dir(cfg, partial, final)

@@ -25,13 +25,10 @@ def load_genotype(path: str | Path, agent_name: str | None = None):
     released genotype's). Every tensor of the agent must be present (by name in a plastix file, by
     the key table in the bundle) and nothing may be left over.
     """
+    from plastix.runner import read_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"genotype file {path} not found (expected a .npz genotype)")
-    try:
-        z = dict(np.load(path, allow_pickle=False))
-    except (ValueError, OSError) as e:
-        raise ValueError(f"genotype file {path} is not a .npz: {e}") from None
+    z = read_npz(path, "genotype file")
     name = str(z["agent"]) if "agent" in z else (agent_name or "decprnn-post")
     agent = make_agent(name)
     if "flat_keys" in z:  # the bundle: check its key table against ours, then cut the flat vector

@@ -215,13 +215,13 @@ def load_mazes(path: str | Path, limit: int | None = None) -> Maze:
 
     Raises ``FileNotFoundError``/``ValueError`` with one line naming the file and the problem.
     """
+    from plastix.runner import read_npz
+
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"maze file {path} not found (expected a .npz with walls, start, goal)")
+    z = read_npz(path, "maze file")
     try:
-        with np.load(path) as z:
-            walls, start, goal = z["walls"], z["start"], z["goal"]
-    except (KeyError, ValueError, OSError) as e:
+        walls, start, goal = z["walls"], z["start"], z["goal"]
+    except KeyError as e:
         raise ValueError(f"maze file {path} is not a maze set (.npz with walls (N,n,n), start (N,2), goal (N,2)): "
                          f"{e}") from None
     if walls.ndim != 3 or walls.shape[1] != walls.shape[2] or start.shape != (len(walls), 2) or \

@@ -43,15 +43,40 @@ class StoreError(Exception):
     """The results directory cannot be used (not writable, not a results directory, …)."""
 
 
-def check_writable(out: Path) -> None:
-    """Create ``out`` if needed and prove it is writable (StoreError naming it otherwise)."""
+def check_writable(out: Path, what: str = "results directory", create: bool = True) -> None:
+    """Prove that ``out`` is (or can become) a writable directory; StoreError naming it, as ``what``, otherwise.
+
+    ``create=False`` leaves nothing behind: the probe file goes into ``out``'s nearest existing ancestor,
+    so a command refused later (a config error, a memory estimate) has written no empty directory."""
+    if out.exists() and not out.is_dir():
+        raise StoreError(f"{what} {out} is not writable (it is a file; give a directory, created if missing)")
+    here = out.absolute()
+    if not create:
+        while not here.exists():
+            here = here.parent
+        if not here.is_dir():
+            raise StoreError(f"{what} {out} is not writable ({here} is a file)")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-probe-{os.getpid()}"
+        if create:
+            out.mkdir(parents=True, exist_ok=True)
+        probe = here / f".write-probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise StoreError(f"results directory {out} is not writable ({e.strerror or e})") from None
+        raise StoreError(f"{what} {out} is not writable ({e.strerror or e})") from None
+
+
+def check_out_dir(out: Path) -> None:
+    """A command's ``--out`` must be a writable directory, or creatable: checked before any compute,
+    nothing created."""
+    check_writable(Path(out), "--out", create=False)
+
+
+def check_out_file(path: Path, what: str = "--out") -> None:
+    """Prove that the file ``path`` can be written (its directory exists or can be made, it is not a directory)."""
+    if path.is_dir():
+        raise StoreError(f"{what} {path} is a directory; give a file name")
+    check_writable(path.parent, what, create=False)
 
 
 @contextlib.contextmanager

@@ -98,7 +98,9 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
             from plastix.platform.tensorboard import write_events
 
             write_events(res.path, type(cfg).__name__)
-        rec = make_record(planned, "done", started=started, wall=time.time() - started, summary=res.summary)
+        # a resumed run's wall time counts every process's share (the runners keep it in their checkpoints)
+        wall = res.summary.get("wall_seconds", res.summary.get("seconds", time.time() - started))
+        rec = make_record(planned, "done", started=started, wall=wall, summary=res.summary)
         write_record(out_p, rec)
         return rec
 
@@ -114,14 +116,33 @@ def prepare(experiment: str, *, seeds: int = 0, grid: list[str] | tuple[str, ...
     return plan(experiment, base, parse_grid(list(grid), type(base)), seeds)
 
 
-def _worker_init(counter) -> None:
+def _worker_init(counter, parent: int) -> None:
     from plastix.runtime import configure
 
+    _exit_with_parent(parent)
     with counter.get_lock():
         counter.value += 1
         slot = counter.value
     os.environ["TQDM_POSITION"] = str(slot)  # one progress-bar line per worker, under the sweep's
     configure()
+
+
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """End this worker process when the sweep that started it dies (``kill -9`` included: no cleanup
+    runs there, and the orphaned worker would otherwise finish its run and then idle forever).
+
+    A daemon thread polls the parent pid (portable; Linux's ``PR_SET_PDEATHSIG`` would fire when the
+    spawning *thread* ends, which in a process pool need not be the sweep's end)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    if os.getppid() != parent:  # the parent died before this worker started
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def connect_ray(address: str, num_cpus: int):
@@ -224,7 +245,7 @@ def sweep(experiment: str, *, seeds: int = 0, grid: list[str] | tuple[str, ...] 
             ctx = mp.get_context("spawn")  # JAX is not fork-safe
             counter = ctx.Value("i", 0)
             with ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init,
-                                     initargs=(counter,)) as pool:
+                                     initargs=(counter, os.getpid())) as pool:
                 futs = {pool.submit(execute, p, str(out), resume, progress, tensorboard): i
                         for i, p in enumerate(planned)}
                 for f in as_completed(futs):

@@ -17,14 +17,18 @@ def remember(cfg: tyro.conf.OmitArgPrefixes[RememberConfig], out: Path = Path("r
     """Meta-train a Gregor-style plastic substrate (or a baseline) to remember key → value snippets.
 
     Args:
-        cfg: the remembering configuration (spec remember.md; a reconstruction, not the paper's method).
+        cfg: the remembering configuration (a reconstruction of Gregor's learned memory rules, not the
+            paper's exact method).
         out: parent directory for run directories.
         progress: show a progress bar.
         resume: continue an interrupted run of the same config from its checkpoint.
     """
+    from plastix.platform.store import check_out_dir
     from plastix.remember.run import run_remember
 
-    report_remember(run_remember(cfg.validate(), out, progress=progress, resume=resume))
+    cfg.validate()
+    check_out_dir(out)
+    report_remember(run_remember(cfg, out, progress=progress, resume=resume))
 
 
 def report_remember(res) -> None:

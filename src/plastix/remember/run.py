@@ -32,6 +32,7 @@ from plastix.remember.baselines import outer_product_recall
 from plastix.remember.config import RememberConfig
 from plastix.remember.task import TaskConfig, sample_batch
 from plastix.remember.train import evaluate, n_params, recall_summary, trainer_for
+from plastix.runtime import check_memory
 from plastix.runner import NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, publish_dir
 
 __all__ = ["run_remember", "recall_table", "outer_product_table", "plot_recall"]
@@ -110,6 +111,7 @@ def run_remember(cfg: RememberConfig, out: str | Path = "runs", *, progress: boo
     same config instead of training again (suites use it to skip finished members).
     """
     cfg.validate()
+    check_memory(cfg.memory_estimate(), "delay_max", f"an episode of {cfg.task.length} frames × {cfg.batch} streams")
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,8 @@ from plastix.analysis import final_value
 from plastix.config import TrainConfig
 from plastix.envs import ENVS
 from plastix.plotting import plot_curves
-from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, publish_dir,
-                            write_run_files)
+from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, earlier_seconds, open_partial,
+                            publish_dir, write_run_files)
 from plastix.train import seed_keys
 
 CHUNK_STEPS = 10_000  # environment steps per compiled chunk (one progress update and checkpoint)
@@ -87,6 +87,7 @@ def run_rl(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
     ckpt_path = partial / "checkpoint.pkl"
     ckpt = open_partial(cfg, partial, resume)
     state = ckpt["state"] if ckpt is not None else init(seed_keys(cfg))
+    before = earlier_seconds(ckpt)
 
     bar = _progress(progress, cfg)
     with chunk_guard(partial, bar):
@@ -101,13 +102,14 @@ def run_rl(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
             state = run_chunk(state, chunk_steps)
             _check_finite(cfg, state)
             if ENVS[cfg.task].build is not None:
-                blob = {"digest": cfg.digest(), "state": jax.tree.map(np.asarray, state)}
+                blob = {"digest": cfg.digest(), "state": jax.tree.map(np.asarray, state),
+                        "seconds": before + time.perf_counter() - t0}
                 atomic_write_bytes(ckpt_path, pickle.dumps(blob))
 
     returns, lengths = np.asarray(state.returns, np.float64), np.asarray(state.lengths)
     frame = episode_frame(returns, lengths)
     summary = summarize_rl(cfg, returns, lengths)
-    summary["wall_seconds"] = time.perf_counter() - t0
+    summary["wall_seconds"] = before + time.perf_counter() - t0  # resumed runs: every process's share
     write_run_files(cfg, partial, frame, summary)
     plot_curves({cfg.rule: (np.arange(1, cfg.episodes + 1), returns)}, partial / "curve.png", xlabel="episode",
                 ylabel="return", title=f"{cfg.task} · {cfg.rule} · critic {cfg.critic}",
