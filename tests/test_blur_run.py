@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from plastix.blur import load_genome
+from plastix.blur.config import BlurCmaConfig
 from plastix.blur.run import run_blur_cma
 from plastix.cli import main
 from plastix.config import ConfigError
@@ -165,3 +166,50 @@ def test_gradient_meta_training_on_image_tasks(tmp_path):
     assert mnist10.n_in == 100 and mnist10.n_out == 2  # the paper's 10 × 10: central 20 × 20 crop, 2 × 2 means
     with pytest.raises(ConfigError, match="same input size and class count"):
         make_net(dataclasses.replace(cfg, val_tasks=("digits/5-7",)))
+
+
+def test_every_dataset_is_a_blur_dataset_with_one_validation():
+    """BLUR takes the same dataset list as every other family (plastix.datasets.DATASETS), and the side
+    check knows each one's shape before loading it: mnist1d (1-D) only at its native size, CIFAR-10 per channel."""
+    from plastix.blur.config import parse_transfer
+    from plastix.blur.run import task_data
+    from plastix.config import ConfigError
+    from plastix.datasets import DATASETS, SHAPES
+
+    assert set(SHAPES) == set(DATASETS)
+    for name in DATASETS:
+        BlurCmaConfig(dataset=name, side=0).validate()
+        assert parse_transfer(f"{name}/0-4")[0] == name
+    BlurCmaConfig(dataset="cifar10", side=16).validate()
+    for cfg, needle in ((BlurCmaConfig(dataset="mnist1d"), "mnist1d is a 1-D signal of 40 values"),
+                        (BlurCmaConfig(dataset="digits", side=9), "digits images are 8×8; allowed: 0 or 1…8")):
+        with pytest.raises(ConfigError, match=needle):
+            cfg.validate()
+    with pytest.raises(ConfigError, match="mnist1d is a 1-D signal"):
+        parse_transfer("mnist1d@14")
+    x_tr, y_tr, x_te, y_te, n = task_data("mnist1d", "", 0, (0, 1, 2))
+    assert x_tr.shape[1] == 40 and n == 3 and set(np.unique(y_tr)) == {0, 1, 2}
+
+
+def test_cifar_channels_are_resized_alike():
+    """A CIFAR-shaped batch (3 channels of 32 × 32) at side 16: each channel is the 2 × 2 mean of its own pixels."""
+    from plastix.blur.tasks import resize_images
+
+    x = np.arange(2 * 3 * 32 * 32, dtype=np.float32).reshape(2, 3 * 32 * 32)
+    out = resize_images(x.reshape(-1, 32 * 32), 32, 16).reshape(2, -1)
+    want = x.reshape(2, 3, 16, 2, 16, 2).mean((3, 5)).reshape(2, -1)
+    np.testing.assert_allclose(out, want)
+
+
+@pytest.mark.slow
+def test_blur_cli_sweep_takes_mnist1d(tmp_path, capsys):
+    """Through the command line (the user's report: `--grid dataset=mnist1d` was refused)."""
+    from plastix.cli import main
+
+    grid = ["dataset=mnist1d", "side=0", "generations=1", "population=4", "eval_every=1", "curve_steps=2",
+            "n_support=2", "n_query=2", "hidden=8", "transfer=digits/0-9"]
+    assert main(["sweep", "blur/cmaes-mnist14", "--grid", *grid, "--out", str(tmp_path), "--workers", "1",
+                 "--no-progress"]) == 0
+    index = pd.read_csv(tmp_path / "index.csv")
+    assert list(index.status) == ["done"] and list(index.task) == ["mnist1d"]
+    assert 0 <= index.final_test_accuracy.iloc[0] <= 1

@@ -71,6 +71,21 @@ class Dataset(NamedTuple):
 BUNDLED = ("digits", "mnist5k", "mnist1d")
 FROM_DIR = ("mnist", "fashion_mnist", "cifar10")
 DATASETS = BUNDLED + FROM_DIR
+# each dataset's example shape (channel-major), known without loading it: validation before any I/O
+SHAPES: dict[str, tuple[int, ...]] = {"digits": (8, 8), "mnist5k": (28, 28), "mnist1d": (40,), "mnist": (28, 28),
+                                      "fashion_mnist": (28, 28), "cifar10": (3, 32, 32)}
+
+
+def resize_allowed(name: str, side: int) -> str:
+    """Why ``name`` cannot be resized to ``side`` × ``side`` (``""`` if it can; ``side`` 0 keeps the native size)."""
+    shape = SHAPES[name]
+    if not side or side == shape[-1]:
+        return ""
+    if len(shape) == 1:
+        return f"{name} is a 1-D signal of {shape[0]} values, not an image; allowed: 0 (native size)"
+    if side > shape[-1]:
+        return f"{name} images are {shape[-1]}×{shape[-1]}; allowed: 0 or 1…{shape[-1]}"
+    return ""
 SPLIT_SEED = 0  # every split below is seeded with this, not with the training seed [choice]
 
 

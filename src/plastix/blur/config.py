@@ -7,8 +7,7 @@ import dataclasses
 
 from plastix.blur.network import BlurNet
 from plastix.config import ConfigError, ConfigIO, _choice, _positive
-
-DATASETS = ("digits", "mnist5k", "mnist", "fashion_mnist")
+from plastix.datasets import DATASETS, resize_allowed
 INITS = ("random", "backprop")
 
 
@@ -37,10 +36,11 @@ class BlurCmaConfig(BlurNetOptions):
     """Evolve a BLUR genome with CMA-ES: fitness = query accuracy after a few inner steps."""
 
     dataset: str = "mnist5k"
-    """digits | mnist5k (bundled) | mnist | fashion_mnist (from --data-dir)."""
+    """digits | mnist5k | mnist1d (bundled) | mnist | fashion_mnist | cifar10 (from --data-dir)."""
     data_dir: str = ""
     side: int = 14
-    """Image side after resizing (MNIST 28 → 14 by 2 × 2 means; 0 keeps the native size)."""
+    """Image side after resizing (MNIST 28 → 14 by 2 × 2 means, CIFAR-10 per channel; 0 keeps the native size,
+    and is the only size of mnist1d's 1-D signals)."""
     classes: tuple[int, ...] = ()
     """Evolve (and test) on these classes only, relabelled 0… in this order (empty: all)."""
     transfer: tuple[str, ...] = ()
@@ -90,6 +90,8 @@ class BlurCmaConfig(BlurNetOptions):
             raise ConfigError("sigma0", "must be finite and > 0")
         if self.side < 0:
             raise ConfigError("side", "must be ≥ 0 (0 keeps the native size)")
+        if resize_allowed(self.dataset, self.side):
+            raise ConfigError("side", f"side={self.side}: {resize_allowed(self.dataset, self.side)}")
         if len(set(self.classes)) != len(self.classes) or len(self.classes) == 1:
             raise ConfigError("classes", "give ≥ 2 distinct classes (or none for all)")
         for spec in self.transfer:
@@ -105,6 +107,8 @@ def parse_transfer(spec: str) -> tuple[str, int, tuple[int, ...]]:
                                   f"datasets: {', '.join(DATASETS)}")
     if name not in DATASETS or (side and not side.isdigit()):
         raise bad
+    if resize_allowed(name, int(side or 0)):
+        raise ConfigError("transfer", f"{spec!r}: {resize_allowed(name, int(side))}")
     classes: tuple[int, ...] = ()
     if cls:
         try:

@@ -52,16 +52,20 @@ def task_data(dataset: str, data_dir: str, side: int, classes: tuple[int, ...] =
     """(x_train, y_train, x_test, y_test, n_classes) of ``dataset`` resized to ``side`` (0: native; 28 → 10
     crops the central 20 × 20 first, as the paper does) and, if ``classes`` is given, restricted to those
     classes, relabelled 0… in the order given."""
-    from plastix.datasets import load
+    from plastix.datasets import load, resize_allowed
 
     ds = load(dataset, data_dir or None)
-    native = ds.image_shape[-1] if len(ds.image_shape) == 2 else 0
     x_tr, x_te, y_tr, y_te = ds.x_train, ds.x_test, np.asarray(ds.y_train), np.asarray(ds.y_test)
+    if resize_allowed(dataset, side):
+        raise ConfigError("side", f"side={side}: {resize_allowed(dataset, side)}")
+    native = ds.image_shape[-1]
     if side and side != native:
-        if not native or side > native:
-            raise ConfigError("side", f"side={side}: {dataset} images are {native}×{native}; allowed: 0 or 1…{native}")
         crop = 20 if (native, side) == (28, 10) else 0  # the paper's 10 × 10: central 20 × 20, then 2 × 2 means
-        x_tr, x_te = resize_images(x_tr, native, side, crop), resize_images(x_te, native, side, crop)
+
+        def resize(x):  # CIFAR-10's three channels are resized alike, each as one image
+            return resize_images(x.reshape(-1, native * native), native, side, crop).reshape(len(x), -1)
+
+        x_tr, x_te = resize(x_tr), resize(x_te)
     n_classes = ds.n_classes
     if classes:
         bad = [c for c in classes if not 0 <= c < ds.n_classes]
