@@ -188,3 +188,20 @@ def test_two_devices_give_the_same_numbers(tmp_path):
         assert r.stdout.strip().splitlines()[-1] == devices
         outs.append(pd.read_parquet(tmp_path / devices / "t" / "generations.parquet"))
     pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+def test_eval_maze_random_policy_baseline(tmp_path, capsys):
+    """``--policy random`` adds a uniformly random walk's columns beside the genotype's, on the same mazes.
+    On the first 128 stored 9×9 mazes the walk succeeds in about 42 % of episodes (0.417 on all 1,024), the
+    released genotype in about 94 %; the walk has no memory, so its success does not rise over episodes."""
+    rc = main(["eval-maze", "--limit", "128", "--policy", "random", "--out", str(tmp_path / "t.csv")])
+    text = capsys.readouterr().out
+    assert rc == 0 and "random walk: weighted fitness" in text
+    tab = pd.read_csv(tmp_path / "t.csv")
+    assert {"random success", "random steps", "random return"} <= set(tab.columns)
+    walk = tab["random success"].mean()
+    assert 0.33 < walk < 0.51  # binomial s.e. over 8 × 128 episodes ≈ 0.015; tolerance ≈ 6 s.e.
+    assert tab.success.mean() > walk + 0.3  # negative control: the evolved learner is not a random walk
+    assert abs(tab["random success"].iloc[-1] - tab["random success"].iloc[0]) < 0.15
+    assert main(["eval-maze", "--policy", "greedy"]) == 2
+    assert "--policy: unknown value 'greedy'; allowed: genotype, random" in capsys.readouterr().err

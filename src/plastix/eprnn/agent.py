@@ -272,6 +272,28 @@ class RecurrentNet:
                                                              jnp.where(active, c, state.c))
 
 
+@dataclass(frozen=True)
+class RandomWalk:
+    """The random-policy baseline of ``plastix eval-maze --policy random``: every step a uniformly random
+    move, whatever the observation. Its "genome" is the constant output (four equal logits, and a
+    greedy gate of ½tanh(−30) + ½ = 0 in float32, so :func:`policy` always samples the uniform softmax);
+    it has no state and learns nothing, so its success rate is what blind wandering scores."""
+
+    block: int = 32
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"logits": (5,)}
+
+    def genome(self) -> dict[str, Array]:
+        return {"logits": jnp.array([0.0, 0.0, 0.0, 0.0, -30.0])}
+
+    def init_state(self, genome, dtype=jnp.float32) -> Array:
+        return jnp.zeros(0, dtype)
+
+    def step(self, g, state: Array, x, active=True) -> tuple[Array, Array]:
+        return g["logits"], state
+
+
 # name -> constructor: every rule × modulation cell, and the non-plastic baselines
 AGENTS: dict[str, Any] = {
     **{f"{'decprnn' if r == 'decomposed' else r}-{m}": (lambda r=r, m=m, **kw: PlasticRNN(r, m, **kw))

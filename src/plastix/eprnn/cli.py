@@ -1,4 +1,4 @@
-"""``plastix evolve maze``, ``plastix eval maze`` and ``plastix maze-set`` (wired in :mod:`plastix.cli`)."""
+"""``plastix evolve-maze``, ``plastix eval-maze`` and ``plastix maze-set`` (wired in :mod:`plastix.cli`)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,19 @@ class MazeInputError(ValueError):
 
 def evolve_maze(cfg: tyro.conf.OmitArgPrefixes[MazeConfig], out: Path = Path("runs"), resume: bool = True,
                 progress: bool = True) -> None:
-    """Evolve a maze agent's genome (resumes an interrupted run of the same config by default)."""
+    """Evolve a maze agent's genome (resumes an interrupted run of the same config by default).
+
+    Args:
+        cfg: the evolution configuration.
+        out: parent directory for run directories.
+        resume: continue an interrupted run of the same config from its checkpoint.
+        progress: show a progress bar.
+    """
+    from plastix.platform.store import check_out_dir
     from plastix.eprnn.run import run_evolve
 
     cfg.validate()
+    check_out_dir(out)
     report_evolve(run_evolve(cfg, out, progress=progress, resume=resume))
 
 
@@ -70,11 +79,12 @@ def eval_maze(
     render: int = -1,
     gif: Path = Path(""),
     out: Path = Path(""),
+    policy: str = "genotype",
 ) -> None:
     """Meta-test a genotype: 8 episodes per maze from zero plastic weights; prints the per-episode table.
 
     Args:
-        genotype: a genotype .npz (from `plastix evolve maze`), or `released` (the paper's DecPRNN).
+        genotype: a genotype .npz (from `plastix evolve-maze`), or `released` (the paper's DecPRNN).
         mazes: a maze-set .npz, or 9 / 15 for the 1,024 stored test mazes shipped with plastix.
         agent: agent of a genotype file that does not name it (default decprnn-post).
         repeats: rollouts per maze.
@@ -84,6 +94,8 @@ def eval_maze(
         render: print the ASCII paths of episodes 1 and 8 in maze number K (-1 = none).
         gif: write an animated GIF of the agent's 8 episodes in maze `render` (or maze 0) to this path.
         out: also write the table as CSV to this path.
+        policy: genotype (the genotype alone) | random (also a uniformly random walk on the same mazes, in
+            columns beside the genotype's: the chance level a transfer claim must beat).
     """
     from plastix.compare import markdown_table
     from plastix.eprnn.genotype import RELEASED, bundled, load_genotype
@@ -93,8 +105,14 @@ def eval_maze(
 
     if repeats < 1 or limit < 0:
         raise MazeInputError(f"--{'repeats' if repeats < 1 else 'limit'}: must be ≥ {1 if repeats < 1 else 0}")
+    if policy not in ("genotype", "random"):
+        raise MazeInputError(f"--policy: unknown value {policy!r}; allowed: genotype, random")
     if obs_sign not in (1.0, -1.0):
         raise MazeInputError(f"--obs-sign: {obs_sign}; allowed: 1 or -1")
+    if str(out) not in ("", "."):
+        from plastix.platform.store import check_out_file
+
+        check_out_file(Path(out))
     gpath = bundled(RELEASED) if genotype == "released" else Path(genotype)
     try:
         name, net, g = load_genotype(gpath, agent or None)
@@ -108,9 +126,22 @@ def eval_maze(
     tab = episode_table(stats)
     wf = weighted_fitness(lt, stats)
     n = mz.walls.shape[1]
+    rounding = {"return": 3, "return_se": 4, "success": 3, "steps": 1, "greedy": 3}
+    if policy == "random":
+        from plastix.eprnn.agent import RandomWalk
+
+        walk = RandomWalk()
+        r_stats = meta_test(walk, lt, walk.genome(), mz, jax.random.fold_in(jax.random.key(seed), 1), repeats)
+        r_tab = episode_table(r_stats)
+        for col in ("success", "steps", "return"):
+            tab[f"random {col}"] = r_tab[col]
+            rounding[f"random {col}"] = rounding[col]
     print(f"{name} ({gpath.name}) on {len(mz.start)} mazes {n}×{n} from {mpath.name}, {repeats} rollout(s) each")
-    print(markdown_table(tab.round({"return": 3, "return_se": 4, "success": 3, "steps": 1, "greedy": 3})))
+    print(markdown_table(tab.round(rounding)))
     print(f"weighted fitness: {wf:.4f}")
+    if policy == "random":
+        print(f"random walk: weighted fitness {weighted_fitness(lt, r_stats):.4f}, success over all episodes "
+              f"{float(r_tab.success.mean()):.3f} (the genotype: {float(tab.success.mean()):.3f})")
     if genotype == "released" and mazes.isdigit() and not limit and obs_sign == 1.0:
         exp = json.loads(bundled("expected.json").read_text())[f"mazes_{n}x{n}"]["all_1024"]
         print(f"reference (32 rollouts/maze, cross-checked with the authors' code): weighted fitness "
@@ -203,6 +234,9 @@ def maze_set(
     if count < 1 or not 0.0 <= crowd <= 1.0:
         raise MazeInputError(f"--{'count' if count < 1 else 'crowd'}: {count if count < 1 else crowd}; allowed: "
                              f"{'≥ 1' if count < 1 else '0 to 1'}")
+    from plastix.platform.store import check_out_file
+
+    check_out_file(Path(out), "out")
     mz = sample_mazes(jax.random.key(seed), count, n, crowd, loops)
     save_mazes(out, mz, step_reward=-0.01, goal_reward=1.0, max_steps=200, view_grid=1, crowd=crowd, seed=seed)
     print(f"{count} mazes {n}×{n} (ρ = {crowd}) written to {out}")

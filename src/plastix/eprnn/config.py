@@ -55,11 +55,12 @@ class MazeConfig(ConfigIO):
     checkpoint_every: int = 25
     """Write a resumable checkpoint every this many generations."""
     warm_start: str = ""
-    """A finished run directory to continue from as a curriculum stage (its strategy.pkl; spec §6.6: c clipped
-    to [0.64, 1], σ reset to σ₀, paths and t kept); wang2022_sep_cma, same agent. Empty: the initial genotype."""
+    """A finished run directory to continue from as a curriculum stage (its strategy.pkl; as the paper's
+    restarts: c clipped to [0.64, 1], σ reset to σ₀, paths and t kept); wang2022_sep_cma, same agent.
+    Empty: the initial genotype."""
     restart_every: int = 0
-    """Restart the strategy as a curriculum stage every this many generations within the run (spec §6.6:
-    c clipped to [0.64, 1], σ reset to σ₀; wang2022_sep_cma); 0 = never."""
+    """Restart the strategy as a curriculum stage every this many generations within the run (as the
+    paper's restarts: c clipped to [0.64, 1], σ reset to σ₀; wang2022_sep_cma); 0 = never."""
     seed: int = 0
     """Run seed (initial genome, mazes, sampling)."""
     name: str = ""
@@ -92,7 +93,7 @@ class MazeConfig(ConfigIO):
             raise ConfigError("restart_every", f"{self.restart_every}; allowed: 0 (never) or ≥ 1 generations")
         for field in ("restart_every", "warm_start"):
             if getattr(self, field) and self.strategy != "wang2022_sep_cma":
-                raise ConfigError(field, f"needs strategy wang2022_sep_cma (the curriculum restart of spec §6.6), "
+                raise ConfigError(field, f"needs strategy wang2022_sep_cma (the paper's curriculum restart), "
                                          f"got {self.strategy!r}")
         if self.warm_start and not (Path(self.warm_start) / STRATEGY_FILE).is_file():
             raise ConfigError("warm_start", f"{self.warm_start!r} has no {STRATEGY_FILE}; allowed: the directory of a "

@@ -6,7 +6,7 @@
 * ``generations.parquet`` — per generation: best, mean and the mean genome's (member 0) fitness, σ;
 * ``metrics.parquet`` — per evaluation of the mean genome on the evaluation mazes: per-episode
   return, success and steps (one row per generation × episode) and the weighted fitness;
-* ``genotype.npz`` — the final mean genome (``plastix eval maze --genotype``), ``config.json``,
+* ``genotype.npz`` — the final mean genome (``plastix eval-maze --genotype``), ``config.json``,
   ``summary.json``, ``fitness.png`` and ``episodes.png`` (success and steps against the episode
   index, first and last evaluation);
 * ``strategy.pkl`` — the final strategy state (wang2022_sep_cma), which a later run continues from as a
