@@ -1,27 +1,36 @@
 # The two commands of the README: `make demo` and `make test`.
-# Both create .venv if missing and (re)install plastix into it when pyproject.toml changes.
+# Both create .venv if missing. `make demo` installs plastix alone (what the demo needs); `make test`
+# also installs the test extras (pytest, Ray, Playwright, Box2D, TensorBoard). Each reinstalls when
+# pyproject.toml changes.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.plastix-installed
+BASE := $(VENV)/.plastix-installed
+EXTRAS := $(VENV)/.plastix-test-installed
 
 .PHONY: demo test bench install clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+$(BASE): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $(BASE)
+
+$(EXTRAS): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	touch $(BASE) $(EXTRAS)
 
-install: $(STAMP)
+install: $(BASE)
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(VENV)/bin/plastix demo --out demo_runs
 
-test: $(STAMP)
+test: $(EXTRAS)
 	$(PY) -m pytest -n 2 --durations=10
 
-bench: $(STAMP)
+bench: $(BASE)
 	$(PY) benchmarks/bench_reinforce.py
 
 clean:

@@ -165,3 +165,90 @@ def test_console_script_exit_code():
     p = subprocess.run([*exe, "train", "--bits", "7"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "--bits" in p.stderr
     json.dumps(p.stderr)
+
+
+def test_demo_prints_the_readable_table(tmp_path, capsys):
+    """The demo prints the README's five columns with samples in thousands; the CSV keeps every column."""
+    from plastix.compare import readable_table
+
+    full = pd.DataFrame({"run": ["a"], "rule": ["reinforce"], "seeds": [5], "final_accuracy_mean": [0.9721],
+                         "final_accuracy_min": [0.9688], "median_samples_to_90": [650_240.0],
+                         "median_samples_to_95": [float("nan")]})
+    row = readable_table(full).iloc[0].to_dict()
+    assert row == {"rule": "reinforce", "seeds": 5, "final accuracy (mean, min over seeds)": "0.972, 0.969",
+                   "samples to 90 % (median)": "650k", "samples to 95 % (median)": "–"}
+    assert main(["demo", "--out", str(tmp_path), "--seeds", "2", "--steps", "200", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "| rule | seeds | final accuracy (mean, min over seeds) | samples to 90 % (median) |" in out
+    assert "e+0" not in out and len(pd.read_csv(tmp_path / "comparison.csv").columns) > 10
+
+
+def test_resumed_run_counts_every_process_wall_time(tmp_path, monkeypatch):
+    """wall_seconds of a resumed run = the earlier processes' seconds (kept in the checkpoint) + this one's."""
+    import pickle
+
+    cfg = TrainConfig(bits=6, hidden=(6, 4), steps=80, batch=4, seeds=2, log_every=4)
+    real, calls = runner_mod._check_finite, {"n": 0}
+
+    def crash_on_third(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(runner_mod, "_check_finite", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        run(cfg, tmp_path, progress=False, chunks=4)
+    monkeypatch.setattr(runner_mod, "_check_finite", real)
+    ckpt_path = tmp_path / f".{cfg.run_name}.partial" / "checkpoint.pkl"
+    blob = pickle.loads(ckpt_path.read_bytes())
+    assert blob["seconds"] > 0
+    blob["seconds"] = 1000.0  # as if the first process had run for 1000 s
+    ckpt_path.write_bytes(pickle.dumps(blob))
+    res = run(cfg, tmp_path, progress=False, chunks=4)
+    assert 1000.0 < res.summary["wall_seconds"] < 1100.0
+
+
+def test_help_texts_come_from_the_registries_and_stand_on_their_own(capsys, monkeypatch):
+    """`train --help` names every registered task, environment and rule (made from the registries, so it
+    cannot go stale); no command's help cites the project's internal specs or issue numbers."""
+    import re
+
+    from plastix.cli import COMMANDS
+    from plastix.envs import ENVS
+    from plastix.rules import RULES
+    from plastix.tasks import TASKS
+
+    monkeypatch.setenv("COLUMNS", "400")
+    for cmd in COMMANDS:
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        text = capsys.readouterr().out
+        assert not re.search(r"\bspec\b|§|issue \d", text), (cmd, re.search(r".{40}(\bspec\b|§|issue \d).{40}", text))
+        if cmd == "train":
+            for name in [*TASKS, *ENVS, *RULES]:
+                assert name in text, name
+
+
+def test_one_rule_finished_runs_are_skipped_fresh_recomputes(tmp_path, capsys):
+    """Every command: a finished run of the same config is skipped (and said so), --fresh starts over;
+    the sweep follows the same rule (it used to recompute unless given --resume)."""
+    args = ["train", *TINY, "--out", str(tmp_path), "--name", "r"]
+    assert main(args) == 0
+    summary = tmp_path / "r" / "summary.json"
+    first = summary.read_text()
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "already finished with this config; skipped (--fresh recomputes it)" in capsys.readouterr().out
+    assert summary.read_text() == first  # untouched
+    assert main([*args, "--steps", "80"]) == 0  # another config under the same name is not "finished"
+    assert "skipped" not in capsys.readouterr().out
+    assert main([*args, "--steps", "80", "--fresh"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped" not in out and "final accuracy" in out
+    sweep = ["sweep", "demo/reinforce-multiplexer11", "--grid", "steps=40", "bits=6", "hidden=6:4", "--seeds", "1",
+             "--workers", "1", "--out", str(tmp_path / "s"), "--no-progress"]
+    assert main(sweep) == 0 and main(sweep) == 0
+    assert "1 of 1 runs done (1 already finished)" in capsys.readouterr().out
+    assert main([*sweep, "--fresh"]) == 0
+    assert "(0 already finished)" in capsys.readouterr().out

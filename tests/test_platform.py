@@ -100,7 +100,10 @@ def test_runs_command_lists_and_filters(local_sweep, capsys):
     out, records = local_sweep
     assert main(["runs", str(out), "--where", "status=done", "grid~0.03"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and "0.03" in lines[1] and "final_accuracy_mean" in lines[0]
+    # short column names that fit an 80-column terminal (was final_accuracy_mean), each grid as KEY=VALUE below
+    table = lines[:lines.index("grid values:")]
+    assert len(table) == 2 and " accuracy" in table[0] and max(map(len, table)) <= 80
+    assert "lr=0.03:0.003:0.0003" in lines[-1]
     assert main(["runs", str(out), "--where", "rule=backprop"]) == 0
     assert "no runs match" in capsys.readouterr().out
     assert main(["runs", str(out), "--where", "colour=red"]) == 2
@@ -141,7 +144,9 @@ def test_report_renders_in_headless_chromium(local_sweep, tmp_path):
     assert page.count("data:image/png;base64,") == 1 and "src=\"http" not in page  # self-contained
     md = (tmp_path / "report.md").read_text()
     assert "## demo/reinforce-multiplexer11" in md and "lr=0.03:0.003:0.0003 (2 seeds)" in md
-    assert "| final accuracy | wall time (s) | final_accuracy (reference) |" in md and "| 0.7 |" in md
+    # human column names (was `final_accuracy (reference)`), as issue "what users found" asks
+    assert "| final accuracy | wall time (s) | final accuracy, paper |" in md and "| 0.7 |" in md
+    assert "`" not in page.split("<body>", 1)[-1].replace("<code>", "").replace("</code>", "")
     assert (tmp_path / "report" / "00-curves.png").stat().st_size > 10_000
     chromium = "/usr/bin/chromium"
     if not os.path.exists(chromium):

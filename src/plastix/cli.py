@@ -1,5 +1,5 @@
 """The command line: ``plastix train | run | list | demo | compare | copi | copi-features | copi-compress |
-evolve maze | eval maze | maze-set | remember | sweep | runs | report`` (tyro). Thin: parse, validate, run, report.
+evolve-maze | eval-maze | maze-set | remember | sweep | runs | report`` (tyro). Thin: parse, validate, run, report.
 
 Bad input (unknown names, impossible sizes, negative rates, non-finite values mid-run) prints one
 line ``plastix: error: …`` naming the option and the allowed values, and exits with code 2
@@ -22,6 +22,7 @@ from plastix.eprnn.cli import eval_maze, evolve_maze, maze_set
 from plastix.eprnn.config import MazeConfig
 from plastix.remember.cli import remember
 from plastix.remember.config import RememberConfig
+from plastix.platform.store import check_out_dir, skip_finished
 
 
 class UsageError(Exception):
@@ -32,20 +33,25 @@ def train(
     cfg: tyro.conf.OmitArgPrefixes[TrainConfig],
     out: Path = Path("runs"),
     progress: bool = True,
-    resume: bool = True,
+    fresh: bool = False,
 ) -> None:
     """Train a rule on a task for several seeds (one vmapped run) and write a run directory.
+
+    A finished run of the same config is skipped, an interrupted one resumes from its checkpoint.
 
     Args:
         cfg: the training configuration.
         out: parent directory for run directories.
         progress: show a progress bar.
-        resume: continue an interrupted run of the same config from its checkpoint.
+        fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
     from plastix.runner import run
 
     cfg.validate()
-    res = run(cfg, out, progress=progress, resume=resume)
+    check_out_dir(out)
+    if skip_finished(cfg, out, fresh):
+        return
+    res = run(cfg, out, progress=progress, resume=not fresh)
     _report(res)
 
 
@@ -59,8 +65,10 @@ def run_experiment(
     generations: int = 0,
     out: Path = Path("runs"),
     progress: bool = True,
+    fresh: bool = False,
 ) -> None:
-    """Run a registered experiment (or suite) by name (see `plastix list`).
+    """Run a registered experiment (or suite) by name (see `plastix list`). A finished run of the same
+    config is skipped, an interrupted one resumes from its checkpoint.
 
     Args:
         name: experiment name, e.g. reinforce/multiplexer20, or a suite such as copi/mnist.
@@ -73,10 +81,13 @@ def run_experiment(
         generations: maze experiments (eprnn/*): override the number of generations (0 = the experiment's).
         out: parent directory for run directories.
         progress: show a progress bar.
+        fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
-    from plastix.experiments import SUITES, get_experiment
+    from plastix.experiments import EXPERIMENTS, SUITES, get_experiment
     from plastix.runner import run
 
+    if name in SUITES or name in EXPERIMENTS:
+        check_out_dir(out)
     if name in SUITES and name.startswith("eprnn/"):
         _run_maze_suite(name, SUITES[name], generations, out, progress)
         return
@@ -97,7 +108,8 @@ def run_experiment(
 
         cfg = _maze_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        report_evolve(run_evolve(cfg, out, progress=progress))
+        if not skip_finished(cfg, out, fresh):
+            report_evolve(run_evolve(cfg, out, progress=progress, resume=not fresh))
         return
     if isinstance(cfg, RememberConfig):
         from plastix.remember.cli import report_remember
@@ -105,7 +117,8 @@ def run_experiment(
 
         cfg = _remember_overrides(cfg, steps, seeds, episodes, epochs, data_dir, generations)
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        report_remember(run_remember(cfg, out, progress=progress))
+        if not skip_finished(cfg, out, fresh):
+            report_remember(run_remember(cfg, out, progress=progress, resume=not fresh))
         return
     if isinstance(cfg, (BlurCmaConfig, BlurMetaConfig)):
         from plastix.blur.meta_run import run_blur_meta
@@ -113,7 +126,9 @@ def run_experiment(
 
         cfg = _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        _report_blur((run_blur_meta if isinstance(cfg, BlurMetaConfig) else run_blur_cma)(cfg, out, progress=progress))
+        if not skip_finished(cfg, out, fresh):
+            runner = run_blur_meta if isinstance(cfg, BlurMetaConfig) else run_blur_cma
+            _report_blur(runner(cfg, out, progress=progress, resume=not fresh))
         return
     if generations:
         raise UsageError("--generations: only maze (eprnn/*) and BLUR (blur/*) experiments take it")
@@ -121,8 +136,9 @@ def run_experiment(
         print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
         from plastix.copi.runner import run_copi
 
-        _report_copi(run_copi(_copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes), out,
-                              progress=progress))
+        cfg = _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes)
+        if not skip_finished(cfg, out, fresh):
+            _report_copi(run_copi(cfg, out, progress=progress, resume=not fresh))
         return
     if epochs or data_dir:
         raise UsageError(f"--{'epochs' if epochs else 'data-dir'}: only COPI experiments take it")
@@ -138,7 +154,8 @@ def run_experiment(
         cfg = dataclasses.replace(cfg, episodes=episodes)
     cfg.validate()
     print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-    _report(run(cfg, out, progress=progress))
+    if not skip_finished(cfg, out, fresh):
+        _report(run(cfg, out, progress=progress, resume=not fresh))
 
 
 def _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes) -> CopiConfig:
@@ -284,19 +301,24 @@ def copi_train(
     cfg: tyro.conf.OmitArgPrefixes[CopiConfig],
     out: Path = Path("runs"),
     progress: bool = True,
-    resume: bool = True,
+    fresh: bool = False,
 ) -> None:
-    """Train a decorrelated network with COPI or a baseline (spec copi.md) and write a run directory.
+    """Train a decorrelated network with COPI (constrained parameter inference) or a baseline; write a run
+    directory. A finished run of the same config is skipped, an interrupted one resumes.
 
     Args:
         cfg: the COPI configuration.
         out: parent directory for run directories.
         progress: show a progress bar.
-        resume: continue an interrupted run of the same config from its checkpoint.
+        fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
     from plastix.copi.runner import run_copi
 
-    _report_copi(run_copi(cfg.validate(), out, progress=progress, resume=resume))
+    cfg.validate()
+    check_out_dir(out)
+    if skip_finished(cfg, out, fresh):
+        return
+    _report_copi(run_copi(cfg, out, progress=progress, resume=not fresh))
 
 
 def copi_features(run: Annotated[Path, tyro.conf.Positional], out: Path = Path(""), layer: int = 1,
@@ -372,7 +394,7 @@ def list_all() -> None:
         print(f"  {name:<32} {spec.description}")
     from plastix.eprnn.agent import AGENTS
 
-    print(f"maze agents (plastix evolve maze --agent): {', '.join(AGENTS)}")
+    print(f"maze agents (plastix evolve-maze --agent): {', '.join(AGENTS)}")
     print("experiments:")
     for name, exp in EXPERIMENTS.items():
         print(f"  {name:<32} {exp.description}")
@@ -392,15 +414,16 @@ def demo(out: Path = Path("demo_runs"), seeds: int = 5, progress: bool = True, s
         progress: show progress bars.
         steps: override the number of updates per run (0 = the demo's 40,000).
     """
-    from plastix.compare import markdown_table
+    from plastix.compare import markdown_table, readable_table
     from plastix.demo import demo as run_demo
 
     if seeds < 1:
         raise UsageError(f"--seeds: must be ≥ 1, got {seeds}")
     if steps < 0:
         raise UsageError(f"--steps: must be ≥ 0 (0 = the demo's), got {steps}")
+    check_out_dir(out)
     out_dir, table = run_demo(out, seeds, progress, steps)
-    print(markdown_table(table))
+    print(markdown_table(readable_table(table)))
     print(f"results: {out_dir.resolve()}/comparison.md (.csv), plot: {out_dir.resolve()}/comparison.png")
     print(f"run directories: {', '.join(str(p) for p in sorted(out_dir.iterdir()) if p.is_dir() and not p.name.startswith('.'))}")
 
@@ -421,6 +444,7 @@ def compare_runs(runs: Annotated[list[Path], tyro.conf.Positional], out: Path = 
     missing = [str(r) for r in runs if not (r / "summary.json").is_file()]
     if missing:
         raise UsageError(f"runs: not a finished run directory: {', '.join(missing)}")
+    check_out_dir(out)
     out_dir, table = compare(runs, out, title, metric)
     print(markdown_table(table))
     print(f"results: {out_dir.resolve()}/comparison.md (.csv), plot: {out_dir.resolve()}/comparison.png")
@@ -446,9 +470,10 @@ def sweep_cmd(
     out: Path = Path("sweeps"),
     workers: int = 0,
     ray: str = "",
-    resume: bool = False,
+    fresh: bool = False,
     progress: bool = True,
     tensorboard: bool = False,
+    resume: bool = True,
 ) -> None:
     """Run a registered experiment over a grid of configs × seeds, locally or on a Ray cluster.
 
@@ -460,13 +485,15 @@ def sweep_cmd(
         out: the results directory (one run directory per config, index.csv, report).
         workers: local worker processes (0 = one per core, at most one per run; 1 = this process).
         ray: run each config as a Ray task on this cluster: auto, local (start one here) or host:port.
-        resume: skip finished runs and continue interrupted ones from their last checkpoint.
+        fresh: start over: recompute finished runs and ignore checkpoints (by default finished runs are
+            skipped and interrupted ones continue from their last checkpoint, as for every command).
+        resume: the default (kept so that scripts passing --resume still run); --no-resume is --fresh.
         progress: progress bars for the sweep and each run.
         tensorboard: also write TensorBoard event files into each run directory (needs plastix[tensorboard]).
     """
     from plastix.platform.sweep import sweep
 
-    records = sweep(experiment, seeds=seeds, grid=grid, out=out, workers=workers, ray=ray, resume=resume,
+    records = sweep(experiment, seeds=seeds, grid=grid, out=out, workers=workers, ray=ray, resume=resume and not fresh,
                     progress=progress, tensorboard=tensorboard)
     failed = [r for r in records if r["status"] != "done"]
     skipped = sum(1 for r in records if r.get("skipped"))
@@ -487,8 +514,8 @@ def runs_cmd(
         results: a results directory written by `plastix sweep`.
         where: COLUMN=VALUE (exact) or COLUMN~TEXT (substring) filters, all of which must hold,
             e.g. --where status=done rule~weight.
-        columns: the columns to show (default: run, experiment, rule, task, seeds, grid, status,
-            wall time and the final metrics' means).
+        columns: the columns to show (default, to fit a terminal: run, rule, task, seeds, status, wall
+            seconds and the final metrics' means under short names; every column is in index.csv).
     """
     import pandas as pd
 
@@ -500,12 +527,24 @@ def runs_cmd(
         if missing:
             raise UsageError(f"--columns: unknown column {missing[0]!r}; allowed: {', '.join(frame.columns)}")
         shown = frame[list(columns)]
-    else:
-        lead = ["run", "experiment", "rule", "task", "seeds", "grid", "status", "wall_seconds"]
-        shown = frame[lead + [c for c in frame.columns if c.startswith("final_") and c.endswith("_mean")]]
-    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+    else:  # what fits a terminal: short names, rounded numbers, each run's grid on a line of its own below
+        import json
+
+        finals = [c for c in frame.columns if c.startswith("final_") and c.endswith("_mean")]
+        shown = frame[["run", "rule", "task", "seeds", "status", "wall_seconds", *finals]].rename(
+            columns={"wall_seconds": "wall s", **{c: c[6:-5] for c in finals}})
+        shown = shown.round({c[6:-5]: 3 for c in finals})
+        shown["wall s"] = [f"{w:.0f}" for w in shown["wall s"]]
+        shown["run"] = [r if len(r) <= 18 else r[:17] + "…" for r in shown.run]  # in full under "grid values"
+        grids = [(r, " ".join(f"{k}={':'.join(map(str, v)) if isinstance(v, list) else v}"
+                              for k, v in json.loads(g or "{}").items())) for r, g in zip(frame.run, frame.grid)]
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 10_000,
                            "display.max_colwidth", 60):
         print(shown.to_string(index=False) if len(shown) else "no runs match")
+    if not columns and len(shown) and any(g for _, g in grids):
+        print("grid values:")
+        for r, g in grids:
+            print(f"  {r}: {g}")
 
 
 def report_cmd(results: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RESULTS_DIR")],
@@ -526,7 +565,7 @@ COMMANDS = {"train": train, "run": run_experiment, "list": list_all, "demo": dem
             "copi": copi_train, "copi-features": copi_features, "copi-compress": copi_compress,
             "evolve-maze": evolve_maze, "eval-maze": eval_maze, "maze-set": maze_set, "remember": remember,
             "sweep": sweep_cmd, "runs": runs_cmd, "report": report_cmd}
-# `plastix evolve maze …` and `plastix eval maze …` are spelled as the issue asks
+# `plastix evolve maze …` and `plastix eval maze …` still work: the two words are read as one command
 _TWO_WORD = {("evolve", "maze"): "evolve-maze", ("eval", "maze"): "eval-maze"}
 
 

@@ -75,5 +75,27 @@ def compare(run_dirs: list[str | Path], out: str | Path, title: str = "", metric
         wide = frame.pivot(index="samples", columns="seed", values=key)
         curves[label] = (wide.index.to_numpy(), wide.to_numpy().T)
     n = max(len(x) for x, _ in curves.values())
-    plot_curves(curves, out / "comparison.png", xlabel=xlabel, ylabel=metric, title=title, smooth=max(1, n // 50))
+    binary = all(not cfg.is_rl and "final_accuracy" in s for cfg, _, s in runs.values())
+    accuracy = metric == "accuracy" and binary
+    plot_curves(curves, out / "comparison.png", xlabel=xlabel, ylabel=metric, title=title, smooth=max(1, n // 50),
+                bounds=(0.0, 1.0) if accuracy else None, chance=0.5 if accuracy else None)
     return out, table
+
+
+def _thousands(v: float) -> str:
+    if not np.isfinite(v):
+        return "–"
+    return f"{v / 1e6:.3g}M" if v >= 1e6 else f"{v / 1e3:.3g}k" if v >= 1e3 else f"{v:.0f}"
+
+
+def readable_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table a person reads (the README's): rule, seeds, final accuracy (mean, min), median samples to
+    90 / 95 % in k; the full table stays in ``comparison.csv``. RL and reward-only tables pass unchanged."""
+    if "final_accuracy_mean" not in table:
+        return table
+    return pd.DataFrame({
+        "rule": table["rule"], "seeds": table["seeds"],
+        "final accuracy (mean, min over seeds)": [f"{m:.3f}, {lo:.3f}" for m, lo in
+                                                  zip(table.final_accuracy_mean, table.final_accuracy_min)],
+        **{f"samples to {t} % (median)": [_thousands(v) for v in table[f"median_samples_to_{t}"]] for t in (90, 95)},
+    })

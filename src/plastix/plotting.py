@@ -18,8 +18,13 @@ def plot_curves(
     title: str = "",
     smooth: int = 1,
     ylim: tuple[float, float] | None = None,
+    bounds: tuple[float, float] | None = None,
+    chance: float | None = None,
 ) -> Path:
-    """One line per label: ``curves[label] = (x (n,), y (seeds, n))``; band = 95 % CI over seeds."""
+    """One line per label: ``curves[label] = (x (n,), y (seeds, n))``; band = 95 % CI over seeds.
+
+    ``bounds``: the metric's range (an accuracy's [0, 1]); the bands are clipped to it. ``chance``: a
+    dashed line at a random policy's level. An x axis of samples is labelled in thousands."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,8 +36,20 @@ def plot_curves(
         mean, half = mean_ci95(y)
         n = np.atleast_2d(y).shape[0]
         (line,) = ax.plot(x, mean, label=f"{label} (n={n})", lw=1.5)
-        ax.fill_between(x, mean - half, mean + half, color=line.get_color(), alpha=0.25, lw=0)
+        lo, hi = mean - half, mean + half
+        if bounds is not None:
+            lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
+        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.25, lw=0)
+    if chance is not None:
+        ax.axhline(chance, color="0.4", ls="--", lw=1, label="chance")
+    if xlabel == "samples":
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}"))
+        xlabel = "samples (thousands)"
     ax.set_xlabel(xlabel)
+    ax.text(0.99, 0.01, "bands: 95 % CI over seeds", transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=7, color="0.4")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=9)

@@ -20,22 +20,24 @@ class MazeInputError(ValueError):
     """Bad genotype / maze input (one line, exit 2)."""
 
 
-def evolve_maze(cfg: tyro.conf.OmitArgPrefixes[MazeConfig], out: Path = Path("runs"), resume: bool = True,
+def evolve_maze(cfg: tyro.conf.OmitArgPrefixes[MazeConfig], out: Path = Path("runs"), fresh: bool = False,
                 progress: bool = True) -> None:
-    """Evolve a maze agent's genome (resumes an interrupted run of the same config by default).
+    """Evolve a maze agent's genome. A finished run of the same config is skipped, an interrupted one
+    resumes from its checkpoint.
 
     Args:
         cfg: the evolution configuration.
         out: parent directory for run directories.
-        resume: continue an interrupted run of the same config from its checkpoint.
+        fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
         progress: show a progress bar.
     """
-    from plastix.platform.store import check_out_dir
     from plastix.eprnn.run import run_evolve
+    from plastix.platform.store import check_out_dir, skip_finished
 
     cfg.validate()
     check_out_dir(out)
-    report_evolve(run_evolve(cfg, out, progress=progress, resume=resume))
+    if not skip_finished(cfg, out, fresh):
+        report_evolve(run_evolve(cfg, out, progress=progress, resume=not fresh))
 
 
 def report_evolve(res) -> None:

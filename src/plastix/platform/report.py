@@ -101,7 +101,10 @@ def _plot(groups: dict[str, dict[str, Any]], metric: str | None, path: Path, tit
         mean, half = mean_ci(moving_average(ys, max(1, ys.shape[1] // 50)))
         line, = ax.plot(xs, mean, label=label, lw=1.6)
         if np.isfinite(half).any():
-            ax.fill_between(xs, mean - half, mean + half, color=line.get_color(), alpha=0.2, lw=0)
+            lo, hi = mean - half, mean + half
+            if metric_range(m) is not None:  # an accuracy's band stops at 1, a cosine's at ±1
+                lo, hi = np.clip(lo, *metric_range(m)), np.clip(hi, *metric_range(m))
+            ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
         ax.set_xlabel(g["x"])
         ax.set_ylabel(m)
         drew = True
@@ -115,6 +118,20 @@ def _plot(groups: dict[str, dict[str, Any]], metric: str | None, path: Path, tit
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def metric_range(metric: str) -> tuple[float, float] | None:
+    """The values a metric can take, where bounded: accuracies and success rates [0, 1], cosines [−1, 1]."""
+    if metric.startswith("align_"):
+        return (-1.0, 1.0)
+    if any(w in metric for w in ("accuracy", "success", "exact_match")):
+        return (0.0, 1.0)
+    return None
+
+
+def human(key: str) -> str:
+    """A summary key as a person reads it: ``final_accuracy`` → "final accuracy"."""
+    return key.replace("_", " ")
 
 
 def _final_table(groups: dict[str, dict[str, Any]], target: tuple[str, float] | None) -> pd.DataFrame:
@@ -134,12 +151,18 @@ def _final_table(groups: dict[str, dict[str, Any]], target: tuple[str, float] | 
                 pass  # the headline column already is the measured value
             elif vals:
                 m, h = mean_ci(np.asarray(vals, float))
-                row[f"{key} (measured)"] = _pm(m, h)
+                row[f"{human(key)} (measured)"] = _pm(m, h)
             else:
-                row[f"{key} (measured)"] = "not logged"
-            row[f"{key} (reference)"] = f"{ref:g}"
+                row[f"{human(key)} (measured)"] = "not logged"
+            row[f"{human(key)}, paper"] = f"{ref:g}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _inline(text: str) -> str:
+    """Escaped HTML of a line of text, its `code` spans as <code> (no literal backticks on the page)."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
 
 
 def _pm(mean: float, half: float) -> str:
@@ -190,7 +213,7 @@ def report(results: str | Path, out: str | Path | None = None) -> tuple[Path, Pa
         if meta is not None:
             lines = [f"{meta.description}", f"source: {meta.paper}", f"paper's reference: {meta.reference}"]
             md += [f"- {t}" for t in lines] + [""]
-            body.append("<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in lines) + "</ul>")
+            body.append("<ul>" + "".join(f"<li>{_inline(t)}</li>" for t in lines) + "</ul>")
         g = groups.get(exp, {})
         grids = [_grid(x) for x in index[index.experiment == exp].grid.unique()]
         fixed = {k: v for k, v in grids[0].items() if k not in _varying(grids)} if grids else {}

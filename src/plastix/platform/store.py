@@ -66,6 +66,26 @@ def check_writable(out: Path, what: str = "results directory", create: bool = Tr
         raise StoreError(f"{what} {out} is not writable ({e.strerror or e})") from None
 
 
+def finished_run(cfg, out: Path) -> Path | None:
+    """``out/<cfg.run_name>`` if it holds a finished run of exactly this config (same ``config.json``, a
+    ``summary.json``): the commands skip it unless given ``--fresh``."""
+    final = Path(out) / cfg.run_name
+    try:
+        same = json.loads((final / "config.json").read_text()) == json.loads(json.dumps(cfg.to_dict()))
+    except (OSError, ValueError):
+        return None
+    return final if same and (final / "summary.json").is_file() else None
+
+
+def skip_finished(cfg, out: Path, fresh: bool) -> bool:
+    """The one rule of every command: a finished run of the same config is skipped (and said so) unless
+    ``--fresh``; an interrupted one resumes from its checkpoint; ``--fresh`` starts over."""
+    done = None if fresh else finished_run(cfg, out)
+    if done is not None:
+        print(f"{done}: already finished with this config; skipped (--fresh recomputes it)")
+    return done is not None
+
+
 def check_out_dir(out: Path) -> None:
     """A command's ``--out`` must be a writable directory, or creatable: checked before any compute,
     nothing created."""

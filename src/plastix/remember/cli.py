@@ -13,22 +13,24 @@ __all__ = ["remember", "report_remember", "write_recall_table"]
 
 
 def remember(cfg: tyro.conf.OmitArgPrefixes[RememberConfig], out: Path = Path("runs"), progress: bool = True,
-             resume: bool = True) -> None:
-    """Meta-train a Gregor-style plastic substrate (or a baseline) to remember key → value snippets.
+             fresh: bool = False) -> None:
+    """Meta-train a Gregor-style plastic substrate (or a baseline) to remember key → value snippets. A
+    finished run of the same config is skipped, an interrupted one resumes from its checkpoint.
 
     Args:
         cfg: the remembering configuration (a reconstruction of Gregor's learned memory rules, not the
             paper's exact method).
         out: parent directory for run directories.
         progress: show a progress bar.
-        resume: continue an interrupted run of the same config from its checkpoint.
+        fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
-    from plastix.platform.store import check_out_dir
+    from plastix.platform.store import check_out_dir, skip_finished
     from plastix.remember.run import run_remember
 
     cfg.validate()
     check_out_dir(out)
-    report_remember(run_remember(cfg, out, progress=progress, resume=resume))
+    if not skip_finished(cfg, out, fresh):
+        report_remember(run_remember(cfg, out, progress=progress, resume=not fresh))
 
 
 def report_remember(res) -> None:
