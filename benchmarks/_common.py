@@ -36,15 +36,34 @@ def median_time(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def train_throughput(cfg: TrainConfig, repeats: int) -> float:
-    """Samples/s (updates × batch × seeds per second) of ``cfg.steps`` updates, compilation excluded."""
+def throughput_fn(cfg: TrainConfig):
+    """A function timing one run of ``cfg.steps`` updates (compiled here, once) and returning samples/s."""
     trainer = make_train(cfg)
     state = jax.jit(jax.vmap(trainer.init))(seed_keys(cfg))
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None)), static_argnums=1)
     n_logs = cfg.steps // cfg.log_interval
     jax.block_until_ready(run(state, n_logs))  # compile
-    t = median_time(lambda: jax.block_until_ready(run(state, n_logs)), repeats)
-    return cfg.steps * cfg.batch * cfg.seeds / t
+
+    def once() -> float:
+        t0 = time.perf_counter()
+        jax.block_until_ready(run(state, n_logs))
+        return cfg.steps * cfg.batch * cfg.seeds / (time.perf_counter() - t0)
+
+    return once
+
+
+def train_throughput(cfg: TrainConfig, repeats: int) -> float:
+    """Samples/s (updates × batch × seeds per second) of ``cfg.steps`` updates, compilation excluded."""
+    once = throughput_fn(cfg)
+    return float(np.median([once() for _ in range(repeats)]))
+
+
+def side_by_side(reference, plastix, repeats: int) -> tuple[float, float, float]:
+    """The real reference and plastix timed in turn, A B A B …, ``repeats`` pairs: the medians of each
+    and the median of the per-pair ratios plastix / reference (a pair shares the machine's state)."""
+    pairs = [(reference(), plastix()) for _ in range(repeats)]
+    ref, plx = (float(np.median(v)) for v in zip(*pairs))
+    return ref, plx, float(np.median([p / r for r, p in pairs]))
 
 
 def numpy_adam_ascent(params, grads, m, v, lrs, t: int, eps: float) -> None:

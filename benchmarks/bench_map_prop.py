@@ -8,7 +8,12 @@
 2. A 20-sweep Boltzmann layer (64 units) against forward passes of the same layer (a feed-forward
    Bernoulli sample of 64 units from the same input), both inside one jitted ``lax.scan``.
 
-    python benchmarks/bench_map_prop.py [--repeats 5] [--quick]
+With ``--reference-dir DIR`` (a clone of ``stephen-chung-mh/map_prop`` in ``DIR/map_prop``, made
+outside this repository) part 1 times the real reference code side by side, interleaved with
+plastix (see ``reference.py``); those are the ratios to quote. Without it, the spec's figures and
+the in-process NumPy loop stand in, labelled as such (the loop ran ~3× faster than the reference).
+
+    python benchmarks/bench_map_prop.py [--repeats 5] [--quick] [--reference-dir DIR]
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _common import loop_rate, machine_line, median_time, numpy_adam_ascent, train_throughput
+from _common import (loop_rate, machine_line, median_time, numpy_adam_ascent, side_by_side, throughput_fn,
+                     train_throughput)
 
 from plastix import TrainConfig
 from plastix.nets import Bernoulli, Boltzmann
@@ -100,9 +106,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer steps (noisier)")
+    ap.add_argument("--reference-dir", default="", help="directory holding a clone of the reference map_prop")
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
     print(machine_line(args.repeats))
+    if args.reference_dir:
+        real_reference(args.reference_dir, args.repeats, scale)
+        return
     print("\n| MAP-prop `mp` | batch | seeds | plastix samples/s | vs reference (spec) | vs NumPy loop (same run) |")
     print("|---|---|---|---|---|---|")
     for batch in (1, 128):
@@ -124,6 +134,25 @@ def main() -> None:
             for n_in in (20, 37):
                 bm, ff = gibbs_cost(batch, n_in, gibbs, args.repeats, calls if gibbs == "parallel" else calls // 10)
                 print(f"| {gibbs} | {batch} | {n_in} | {bm * 1e6:,.1f} | {ff * 1e6:,.2f} | {bm / ff:.1f} |", flush=True)
+
+
+def real_reference(ref_dir: str, repeats: int, scale: float) -> None:
+    """MAP propagation, 37-bit multiplexer `mp`: the real reference code against plastix, interleaved."""
+    from reference import check_reference_dir, reference_rate
+
+    check_reference_dir(ref_dir, "map_prop")
+    print("\n| MAP-prop `mp`, 37-bit | batch | seeds | real reference samples/s | plastix samples/s | "
+          "plastix / reference (median of pairs) |")
+    print("|---|---|---|---|---|---|")
+    for batch in (1, 128):
+        ref_steps = int((600 if batch == 1 else 60) * scale)
+        for seeds in (1, 10):
+            steps = max(int((10_000 if batch == 1 else 500) * scale) // (seeds if batch == 128 else 1), 50)
+            cfg = MP37.__class__(**{**MP37.to_dict(), "batch": batch, "seeds": seeds, "steps": steps,
+                                    "log_every": steps})
+            ref, plx, ratio = side_by_side(lambda: reference_rate(ref_dir, "map_prop", batch, ref_steps),
+                                           throughput_fn(cfg), repeats)
+            print(f"| map_prop | {batch} | {seeds} | {ref:,.0f} | {plx:,.0f} | {ratio:.1f}× |", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,13 @@ hand-written Adam per layer; spec §6) and (c) a leaner NumPy REINFORCE loop (ba
 products), both timed in this same process. The machine's speed drifts from day to day, so the
 same-run ratios are the ones to quote (README, "Benchmarks"). Medians of ``--repeats`` runs.
 
+With ``--reference-dir DIR`` (a clone of ``stephen-chung-mh/weight_max`` in ``DIR/weight_max``, made
+outside this repository) the real reference code is timed side by side, interleaved with plastix's
+Weight Maximization (see ``reference.py``); those are the ratios to quote. Without it, the NumPy
+loops above stand in, labelled as such: they skip work the reference does and run faster than it.
+
     python benchmarks/bench_reinforce.py [--repeats 5] [--quick] [--rules reinforce weight_max]
+                                         [--reference-dir DIR]
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import loop_rate, machine_line, numpy_adam_ascent, train_throughput
+from _common import loop_rate, machine_line, numpy_adam_ascent, side_by_side, throughput_fn, train_throughput
 
 from plastix import TrainConfig
 
@@ -96,9 +102,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer steps (noisier)")
     ap.add_argument("--rules", nargs="+", default=["reinforce", "weight_max"])
+    ap.add_argument("--reference-dir", default="", help="directory holding a clone of the reference weight_max")
     args = ap.parse_args()
     scale = 0.2 if args.quick else 1.0
     print(machine_line(args.repeats))
+    if args.reference_dir:
+        real_reference(args.reference_dir, args.repeats, scale)
+        return
     print("| rule | batch | seeds | sampler | plastix samples/s | vs reference (spec) | vs NumPy WM loop | "
           "vs NumPy REINFORCE loop |")
     print("|---|---|---|---|---|---|---|---|")
@@ -116,6 +126,25 @@ def main() -> None:
         for name, r in (("NumPy WM loop", wm_rate), ("NumPy REINFORCE loop", numpy_rate)):
             print(f"| {name} | {batch} | 1 | – | {r:,.0f} | {r / REFERENCE[batch]:.2f}× | {r / wm_rate:.2f}× "
                   f"| {r / numpy_rate:.2f}× |")
+
+
+def real_reference(ref_dir: str, repeats: int, scale: float) -> None:
+    """Weight Maximization, 20-bit multiplexer: the real reference code against plastix, interleaved."""
+    from reference import check_reference_dir, reference_rate
+
+    check_reference_dir(ref_dir, "weight_max")
+    print("| WM, 20-bit multiplexer | batch | seeds | real reference samples/s | plastix samples/s | "
+          "plastix / reference (median of pairs) |")
+    print("|---|---|---|---|---|---|")
+    for batch in (1, 128):
+        ref_steps = int((3000 if batch == 1 else 200) * scale)
+        for seeds in (1, 10):
+            steps = max(int((20_000 if batch == 1 else 1_000) * scale) // (seeds if batch == 128 else 1), 50)
+            cfg = TrainConfig(bits=20, hidden=(64, 32), batch=batch, seeds=seeds, steps=steps, log_every=steps,
+                              rule="weight_max")
+            ref, plx, ratio = side_by_side(lambda: reference_rate(ref_dir, "weight_max", batch, ref_steps),
+                                           throughput_fn(cfg), repeats)
+            print(f"| weight_max | {batch} | {seeds} | {ref:,.0f} | {plx:,.0f} | {ratio:.1f}× |", flush=True)
 
 
 if __name__ == "__main__":

@@ -171,7 +171,7 @@ def test_demo_prints_the_readable_table(tmp_path, capsys):
     """The demo prints the README's five columns with samples in thousands; the CSV keeps every column."""
     from plastix.compare import readable_table
 
-    full = pd.DataFrame({"run": ["a"], "rule": ["reinforce"], "seeds": [5], "final_accuracy_mean": [0.9721],
+    full = pd.DataFrame({"run": ["reinforce"], "rule": ["reinforce"], "seeds": [5], "final_accuracy_mean": [0.9721],
                          "final_accuracy_min": [0.9688], "median_samples_to_90": [650_240.0],
                          "median_samples_to_95": [float("nan")]})
     row = readable_table(full).iloc[0].to_dict()

@@ -439,14 +439,14 @@ def compare_runs(runs: Annotated[list[Path], tyro.conf.Positional], out: Path = 
         title: plot title.
         metric: metric to plot (accuracy, reward, align_exact, align_ste …).
     """
-    from plastix.compare import compare, markdown_table
+    from plastix.compare import compare, markdown_table, readable_table
 
     missing = [str(r) for r in runs if not (r / "summary.json").is_file()]
     if missing:
         raise UsageError(f"runs: not a finished run directory: {', '.join(missing)}")
     check_out_dir(out)
     out_dir, table = compare(runs, out, title, metric)
-    print(markdown_table(table))
+    print(markdown_table(readable_table(table)))  # every column: comparison.csv / .md
     print(f"results: {out_dir.resolve()}/comparison.md (.csv), plot: {out_dir.resolve()}/comparison.png")
 
 

@@ -93,8 +93,9 @@ def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     90 / 95 % in k; the full table stays in ``comparison.csv``. RL and reward-only tables pass unchanged."""
     if "final_accuracy_mean" not in table:
         return table
+    name = ("rule", table["rule"]) if (table["run"] == table["rule"]).all() else ("run", table["run"])
     return pd.DataFrame({
-        "rule": table["rule"], "seeds": table["seeds"],
+        name[0]: name[1], "seeds": table["seeds"],
         "final accuracy (mean, min over seeds)": [f"{m:.3f}, {lo:.3f}" for m, lo in
                                                   zip(table.final_accuracy_mean, table.final_accuracy_min)],
         **{f"samples to {t} % (median)": [_thousands(v) for v in table[f"median_samples_to_{t}"]] for t in (90, 95)},

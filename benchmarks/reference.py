@@ -1,0 +1,98 @@
+"""Time the papers' real reference code side by side with plastix (``--reference-dir DIR``).
+
+The user clones a reference repository *outside* this repository (``DIR/weight_max``,
+``DIR/map_prop``: the public ``stephen-chung-mh`` repositories); nothing of it is copied here or
+needed by CI. Each measurement runs the reference's own classes (its ``Network``, its Adam, its
+multiplexer) in a fresh Python process pinned to one core, with the loop of its own ``main`` for
+the multiplexer task and the configuration of its ``config_mp.ini``; the process times ``steps``
+updates after ``warmup`` updates and prints samples/s. The reference imports ``gym`` at module
+level but never calls it on the multiplexer path, so an empty stand-in module is put in its place
+when gym is not installed (the reference pins gym's 2020 API, which no longer installs here).
+
+Why a subprocess and not an import: the reference's NumPy loops are sensitive to the process's
+allocator state (glibc's malloc thresholds move once large arrays have been freed), and a NumPy
+stand-in timed inside the benchmark process ran 2.6–4.2× faster than the reference run on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+_PRELUDE = """
+import importlib.util, sys, time, types
+sys.path.insert(0, {path!r})
+if importlib.util.find_spec("gym") is None:
+    sys.modules["gym"] = types.ModuleType("gym")  # the multiplexer path never calls gym
+import numpy as np
+np.random.seed(0)
+from util import *
+"""
+
+_WM = _PRELUDE + """
+from weightmax import Network
+env = complex_multiplexer_MDP(addr_size=4, action_size=1, zero=False, reward_zero=False)   # 20 bits
+net = Network(state_n=env.x_size, action_n=1, hidden=[64, 32], var=0, temp=[1, 1, 1], hidden_l_type=5,
+              output_l_type=5, opt="adam", beta_1=0.9, beta_2=0.999)
+def step():
+    state = env.reset({batch})
+    action = zero_to_neg(net.forward(state, False)[..., np.newaxis][:, :, 0])
+    reward = env.act(action)[:, 0]
+    for a in net.layers:
+        a.record_trace(lambda_=0, det=False, zero_learn=False)
+    net.learn(reward, lr=[0.01, 0.001, 0.0001], w_reg=0, w_reg_p=2, h_reg=0, entro_reg=0, weight_max=2,
+              baseline=False, det=False)
+"""
+
+_MAP = _PRELUDE + """
+from mapprop import Network
+env = complex_multiplexer_MDP(addr_size=5, action_size=1, zero=False, reward_zero=False)   # 37 bits
+var = [0.3, 1, 1]
+net = Network(state_n=env.x_size, action_n=2, hidden=[64, 32], var=var, temp=1, hidden_l_type=0, output_l_type=4)
+def step():
+    state = env.reset({batch})
+    action = zero_to_neg(from_one_hot(net.forward(state)))[:, np.newaxis]
+    reward = env.act(action)[:, 0]
+    net.map_grad_ascent(steps=20, state=None, gate=False, lambda_=0, update_size=[v * 0.5 for v in var])
+    net.learn(reward, lr=[0.04, 0.00004, 0.000004])
+"""
+
+_TIMING = """
+for _ in range({warmup}):
+    step()
+t0 = time.perf_counter()
+for _ in range({steps}):
+    step()
+print({steps} * {batch} / (time.perf_counter() - t0))
+"""
+
+WORKLOADS = {"weight_max": ("weight_max", _WM), "map_prop": ("map_prop", _MAP)}
+
+
+def check_reference_dir(ref_dir: str | Path, workload: str) -> Path:
+    """``DIR/<repository>`` holding the reference's ``util.py``; ``SystemExit`` (exit 2) naming what is missing."""
+    repo, _ = WORKLOADS[workload]
+    path = Path(ref_dir) / repo
+    if not (path / "util.py").is_file():
+        print(f"--reference-dir: {path} has no util.py; clone stephen-chung-mh/{repo} into {Path(ref_dir)} "
+              "(outside this repository)", file=sys.stderr)
+        raise SystemExit(2)
+    return path
+
+
+def reference_rate(ref_dir: str | Path, workload: str, batch: int, steps: int, warmup: int = 20) -> float:
+    """Samples/s of the real reference code on its multiplexer config, in a fresh process on one core."""
+    path = check_reference_dir(ref_dir, workload)
+    code = WORKLOADS[workload][1].format(path=str(path), batch=batch) + _TIMING.format(
+        warmup=warmup, steps=steps, batch=batch)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
+    cmd = [sys.executable, "-c", code]
+    if core is not None and Path("/usr/bin/taskset").exists():
+        cmd = ["taskset", "-c", str(core), *cmd]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
+    if r.returncode:
+        raise RuntimeError(f"the reference {workload} run failed:\n{r.stderr[-2000:]}")
+    return float(r.stdout.strip().splitlines()[-1])
