@@ -23,8 +23,7 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _common import (loop_rate, machine_line, median_time, numpy_adam_ascent, side_by_side, throughput_fn,
-                     train_throughput)
+from _common import loop_rate, machine_line, median_time, numpy_adam_ascent, train_throughput
 
 from plastix import TrainConfig
 from plastix.nets import Bernoulli, Boltzmann
@@ -138,21 +137,14 @@ def main() -> None:
 
 def real_reference(ref_dir: str, repeats: int, scale: float) -> None:
     """MAP propagation, 37-bit multiplexer `mp`: the real reference code against plastix, interleaved."""
-    from reference import check_reference_dir, reference_rate
+    from reference import side_by_side_table
 
-    check_reference_dir(ref_dir, "map_prop")
-    print("\n| MAP-prop `mp`, 37-bit | batch | seeds | real reference samples/s | plastix samples/s | "
-          "plastix / reference (median of pairs) |")
-    print("|---|---|---|---|---|---|")
-    for batch in (1, 128):
-        ref_steps = int((600 if batch == 1 else 60) * scale)
-        for seeds in (1, 10):
-            steps = max(int((10_000 if batch == 1 else 500) * scale) // (seeds if batch == 128 else 1), 50)
-            cfg = MP37.__class__(**{**MP37.to_dict(), "batch": batch, "seeds": seeds, "steps": steps,
-                                    "log_every": steps})
-            ref, plx, ratio = side_by_side(lambda: reference_rate(ref_dir, "map_prop", batch, ref_steps),
-                                           throughput_fn(cfg), repeats)
-            print(f"| map_prop | {batch} | {seeds} | {ref:,.0f} | {plx:,.0f} | {ratio:.1f}× |", flush=True)
+    def make_cfg(batch: int, seeds: int, steps: int) -> TrainConfig:
+        return MP37.__class__(**{**MP37.to_dict(), "batch": batch, "seeds": seeds, "steps": steps, "log_every": steps})
+
+    side_by_side_table(ref_dir, "map_prop", "MAP-prop `mp`, 37-bit", make_cfg,
+                       {1: int(600 * scale), 128: int(60 * scale)}, {1: int(10_000 * scale), 128: int(500 * scale)},
+                       repeats)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import loop_rate, machine_line, numpy_adam_ascent, side_by_side, throughput_fn, train_throughput
+from _common import loop_rate, machine_line, numpy_adam_ascent, train_throughput
 
 from plastix import TrainConfig
 
@@ -130,21 +130,15 @@ def main() -> None:
 
 def real_reference(ref_dir: str, repeats: int, scale: float) -> None:
     """Weight Maximization, 20-bit multiplexer: the real reference code against plastix, interleaved."""
-    from reference import check_reference_dir, reference_rate
+    from reference import side_by_side_table
 
-    check_reference_dir(ref_dir, "weight_max")
-    print("| WM, 20-bit multiplexer | batch | seeds | real reference samples/s | plastix samples/s | "
-          "plastix / reference (median of pairs) |")
-    print("|---|---|---|---|---|---|")
-    for batch in (1, 128):
-        ref_steps = int((3000 if batch == 1 else 200) * scale)
-        for seeds in (1, 10):
-            steps = max(int((20_000 if batch == 1 else 1_000) * scale) // (seeds if batch == 128 else 1), 50)
-            cfg = TrainConfig(bits=20, hidden=(64, 32), batch=batch, seeds=seeds, steps=steps, log_every=steps,
-                              rule="weight_max")
-            ref, plx, ratio = side_by_side(lambda: reference_rate(ref_dir, "weight_max", batch, ref_steps),
-                                           throughput_fn(cfg), repeats)
-            print(f"| weight_max | {batch} | {seeds} | {ref:,.0f} | {plx:,.0f} | {ratio:.1f}× |", flush=True)
+    def make_cfg(batch: int, seeds: int, steps: int) -> TrainConfig:
+        return TrainConfig(bits=20, hidden=(64, 32), batch=batch, seeds=seeds, steps=steps, log_every=steps,
+                           rule="weight_max")
+
+    side_by_side_table(ref_dir, "weight_max", "WM, 20-bit multiplexer", make_cfg,
+                       {1: int(3000 * scale), 128: int(200 * scale)}, {1: int(20_000 * scale), 128: int(1_000 * scale)},
+                       repeats)
 
 
 if __name__ == "__main__":

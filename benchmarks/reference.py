@@ -96,3 +96,23 @@ def reference_rate(ref_dir: str | Path, workload: str, batch: int, steps: int, w
     if r.returncode:
         raise RuntimeError(f"the reference {workload} run failed:\n{r.stderr[-2000:]}")
     return float(r.stdout.strip().splitlines()[-1])
+
+
+def side_by_side_table(ref_dir: str | Path, workload: str, title: str, make_cfg, ref_steps: dict[int, int],
+                       plastix_steps: dict[int, int], repeats: int) -> None:
+    """Print the real reference against plastix, interleaved, at batch 1 and 128 and 1 and 10 seeds.
+
+    ``make_cfg(batch, seeds, steps)`` is plastix's config of the same workload; ``ref_steps[batch]`` the
+    reference's timed updates, ``plastix_steps[batch]`` plastix's (divided by the seeds at batch 128)."""
+    from _common import side_by_side, throughput_fn
+
+    check_reference_dir(ref_dir, workload)
+    print(f"\n| {title} | batch | seeds | real reference samples/s | plastix samples/s | "
+          "plastix / reference (median of pairs) |")
+    print("|---|---|---|---|---|---|")
+    for batch in (1, 128):
+        for seeds in (1, 10):
+            steps = max(plastix_steps[batch] // (seeds if batch == 128 else 1), 50)
+            ref, plx, ratio = side_by_side(lambda: reference_rate(ref_dir, workload, batch, ref_steps[batch]),
+                                           throughput_fn(make_cfg(batch, seeds, steps)), repeats)
+            print(f"| {workload} | {batch} | {seeds} | {ref:,.0f} | {plx:,.0f} | {ratio:.1f}× |", flush=True)
