@@ -584,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from plastix.datasets import DataError
     from plastix.rl.gym_adapter import MissingDependencyError
-    from plastix.runner import NonFiniteError
+    from plastix.rundir import NonFiniteError
 
     import warnings
 

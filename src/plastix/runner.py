@@ -16,79 +16,34 @@ Same config and seed ⇒ identical metrics, however the run was chunked or resum
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import pickle
-import shutil
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
 from plastix.analysis import final_value, first_crossing
+from plastix.rundir import NonFiniteError as NonFiniteError
+from plastix.rundir import RunResult as RunResult
+from plastix.rundir import atomic_write_bytes as atomic_write_bytes
+from plastix.rundir import atomic_write_npz as atomic_write_npz
+from plastix.rundir import chunk_guard as chunk_guard
+from plastix.rundir import earlier_seconds as earlier_seconds
+from plastix.rundir import open_partial as open_partial
+from plastix.rundir import progress_bar as progress_bar
+from plastix.rundir import publish_dir as publish_dir
+from plastix.rundir import read_npz as read_npz
+from plastix.rundir import write_run_files as write_run_files
 from plastix.config import TrainConfig
 from plastix.plotting import plot_curves
 from plastix.runtime import check_memory
 from plastix.train import make_train, seed_keys
 
 THRESHOLDS = (0.9, 0.95)  # accuracy thresholds reported as steps-to-threshold
-
-
-class NonFiniteError(RuntimeError):
-    """Training produced NaN/inf; the message names the step and the seeds."""
-
-
-class RunResult(NamedTuple):
-    path: Path  # the published run directory
-    metrics: pd.DataFrame  # long format: seed, step, samples, <metrics>
-    summary: dict[str, Any]  # see summarize()
-    seconds: float  # wall time of this invocation (compilation included)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` of ``arrays`` to ``path``, written atomically (:func:`atomic_write_bytes`)."""
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def read_npz(path: str | Path, what: str = "file") -> dict[str, np.ndarray]:
-    """Every array of the ``.npz`` archive at ``path``; ``FileNotFoundError`` / ``ValueError`` with one line
-    naming the file and what is wrong with it (empty, not a zip archive, a damaged member). Pickled
-    objects are never loaded, and the message carries no NumPy advice about ``allow_pickle``."""
-    import zipfile
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} not found (expected a .npz archive)")
-    with open(path, "rb") as f:
-        head = f.read(4)
-    if head != b"PK\x03\x04":
-        problem = "it is empty" if not head else "not a zip archive"
-        raise ValueError(f"{what} {path} is not a .npz archive ({problem})")
-    try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:  # our handle: closed on every error
-            return {n: z[n] for n in z.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        reason = "an array holds Python objects" if "pickle" in str(e) else str(e) or type(e).__name__
-        raise ValueError(f"{what} {path} is not a readable .npz archive ({reason})") from None
 
 
 def _chunk_logs(n_logs: int, target: int) -> int:
@@ -196,19 +151,6 @@ def run(
     return RunResult(final, frame, summary, summary["wall_seconds"])
 
 
-@contextlib.contextmanager
-def chunk_guard(partial: Path, bar):
-    """Around a chunk loop: a non-finite run leaves nothing behind; the progress bar always closes."""
-    try:
-        yield
-    except NonFiniteError:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-
-
 def _check_finite(cfg: TrainConfig, state, m: dict[str, np.ndarray], done: int) -> None:
     bad = np.zeros(cfg.seeds, bool)
     for leaf in jax.tree.leaves(state.params):
@@ -223,34 +165,6 @@ def _check_finite(cfg: TrainConfig, state, m: dict[str, np.ndarray], done: int) 
         )
 
 
-def earlier_seconds(ckpt: dict | None) -> float:
-    """Wall seconds spent on this run by earlier (interrupted) processes, from its checkpoint."""
-    return float(ckpt.get("seconds", 0.0)) if ckpt else 0.0
-
-
-def open_partial(cfg: TrainConfig, partial: Path, resume: bool) -> dict | None:
-    """The checkpoint of an interrupted run of this same config (state as JAX arrays), if resuming;
-    otherwise ``None``, with ``partial`` emptied and recreated for a fresh run."""
-    ckpt_path = partial / "checkpoint.pkl"
-    if resume and ckpt_path.exists():
-        with open(ckpt_path, "rb") as f:
-            ckpt = pickle.load(f)
-        if ckpt.get("digest") == cfg.digest():
-            if "state" in ckpt:  # one-step and RL runs keep one stacked state (COPI keeps per-seed progress)
-                ckpt = {**ckpt, "state": jax.tree.map(jnp.asarray, ckpt["state"])}
-            return ckpt
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    return None
-
-
-def write_run_files(cfg: TrainConfig, partial: Path, frame: pd.DataFrame, summary: dict) -> None:
-    """``config.json``, ``metrics.parquet`` and ``summary.json`` of a finished run, into ``partial``."""
-    (partial / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
-    frame.to_parquet(partial / "metrics.parquet", index=False)
-    (partial / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-
-
 def _publish(cfg, partial: Path, final: Path, frame: pd.DataFrame, summary: dict, metrics) -> None:
     write_run_files(cfg, partial, frame, summary)
     key = "accuracy" if "accuracy" in metrics else "reward"
@@ -262,26 +176,6 @@ def _publish(cfg, partial: Path, final: Path, frame: pd.DataFrame, summary: dict
                     title=f"alignment with the {'exact gradient' if name == 'align_exact' else 'STE update'}",
                     smooth=max(1, cfg.n_logs // 50))
     publish_dir(cfg, partial, final)
-
-
-def publish_dir(cfg: TrainConfig, partial: Path, final: Path) -> None:
-    """Drop the checkpoint and move the finished ``partial`` directory to ``final`` (replacing it)."""
-    (partial / "checkpoint.pkl").unlink(missing_ok=True)
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(partial, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def progress_bar(enabled: bool, total: int, initial: int, desc: str, unit: str):
-    """A transient tqdm bar on stderr (``None`` when disabled): one per run, in every family's runner."""
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
 
 def _progress(enabled: bool, cfg: TrainConfig, done: int):

@@ -97,7 +97,7 @@ def n_core(k: int) -> int:
 
 def save_genome(genome: Genome, path: str | Path) -> Path:
     """``.npz`` (arrays) or ``.json`` (nested lists), by the suffix; written atomically."""
-    from plastix.runner import atomic_write_bytes, atomic_write_npz
+    from plastix.rundir import atomic_write_bytes, atomic_write_npz
 
     path = Path(path)
     arrays = {name: np.asarray(v) for name, v in genome._asdict().items()}
@@ -117,7 +117,7 @@ def load_genome(path: str | Path, dtype=jnp.float32) -> Genome:
         if path.suffix == ".json":
             raw = {n: np.asarray(v) for n, v in json.loads(path.read_text()).items()}
         else:
-            from plastix.runner import read_npz
+            from plastix.rundir import read_npz
 
             raw = read_npz(path, "genome file")
     except (OSError, ValueError, json.JSONDecodeError) as e:

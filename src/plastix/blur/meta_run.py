@@ -39,7 +39,7 @@ from plastix.blur.network import BlurNet
 from plastix.blur.run import accuracy_after_steps, image_task, learner_curve_jit
 from plastix.blur.tasks import TOY_TASKS, mix_samplers
 from plastix.config import ConfigError
-from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
+from plastix.rundir import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)
 
 N_TEST = 2000  # held-out points per task for the learner curves

@@ -39,7 +39,7 @@ from plastix.blur.network import BlurNet, init_synapses, inner_step, predict
 from plastix.blur.tasks import dataset_sampler, resize_images, select_classes
 from plastix.config import ConfigError
 from plastix.types import Array
-from plastix.runner import (RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
+from plastix.rundir import (RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)
 
 
@@ -179,7 +179,7 @@ def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool
             state, (best, mean) = generations(state, jax.random.fold_in(k_run, gen), n)
             best, mean = np.asarray(best), np.asarray(mean)
             if not np.isfinite(mean).all():
-                from plastix.runner import NonFiniteError
+                from plastix.rundir import NonFiniteError
 
                 raise NonFiniteError(f"non-finite fitness in generations {gen + 1}–{gen + n}; lower --sigma0 "
                                      f"(now {cfg.sigma0})")

@@ -14,7 +14,7 @@ import pandas as pd
 from plastix.copi.analysis import compression_table, plot_compression, plot_receptive_fields, receptive_fields
 from plastix.copi.runner import curves, load_copi_run, load_params
 from plastix.compare import markdown_table
-from plastix.runner import atomic_write_bytes
+from plastix.rundir import atomic_write_bytes
 
 COLUMNS = ("method", "seeds", "diverged", "peak test acc", "epoch of peak (test)", "epochs to 99 % of peak (test)",
            "final test acc", "peak train acc", "epoch of peak (train)")

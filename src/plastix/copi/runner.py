@@ -32,7 +32,7 @@ from plastix.config import ConfigError
 from plastix.copi.config import CopiConfig
 from plastix.copi.train import make_trainer
 from plastix.datasets import Dataset, load
-from plastix.runner import (RunResult, atomic_write_bytes, atomic_write_npz, earlier_seconds, open_partial, publish_dir,
+from plastix.rundir import (RunResult, atomic_write_bytes, atomic_write_npz, earlier_seconds, open_partial, publish_dir,
                             write_run_files)
 
 METRICS = ("train_acc", "test_acc", "train_mse", "test_mse", "loss")

@@ -150,7 +150,7 @@ def eval_maze(
               f"{exp['weighted_fitness']:.4f}; success {[round(v, 3) for v in exp['success_rate']]}; "
               f"steps {[round(v, 1) for v in exp['mean_steps']]}")
     if str(out) not in ("", "."):
-        from plastix.runner import atomic_write_bytes
+        from plastix.rundir import atomic_write_bytes
 
         atomic_write_bytes(Path(out), tab.to_csv(index=False).encode())
         print(f"table: {out}")
@@ -252,7 +252,7 @@ def write_maze_table(runs: list[Path], out: Path) -> str:
 
     from plastix.compare import markdown_table
     from plastix.eprnn.run import plot_episodes
-    from plastix.runner import atomic_write_bytes
+    from plastix.rundir import atomic_write_bytes
 
     rows, tables = [], {}
     for r in runs:

@@ -25,7 +25,7 @@ def load_genotype(path: str | Path, agent_name: str | None = None):
     released genotype's). Every tensor of the agent must be present (by name in a plastix file, by
     the key table in the bundle) and nothing may be left over.
     """
-    from plastix.runner import read_npz
+    from plastix.rundir import read_npz
 
     path = Path(path)
     z = read_npz(path, "genotype file")
@@ -54,7 +54,7 @@ def load_genotype(path: str | Path, agent_name: str | None = None):
 
 def save_genotype(path: str | Path, agent_name: str, genome, **extra) -> None:
     """Write a genome (atomically) with its flat vector and agent name."""
-    from plastix.runner import atomic_write_npz
+    from plastix.rundir import atomic_write_npz
 
     arrays = {k: np.asarray(v, np.float32) for k, v in genome.items()}
     arrays["flat_genotype"] = np.asarray(flat_genome(genome), np.float32)

@@ -199,7 +199,7 @@ def shortest_path(walls: np.ndarray, start, goal) -> int:
 
 def save_mazes(path: str | Path, mazes: Maze, **constants) -> None:
     """Write mazes in the golden bundle's layout (walls int8, start, goal, shortest_path, n …)."""
-    from plastix.runner import atomic_write_npz
+    from plastix.rundir import atomic_write_npz
 
     walls = np.asarray(mazes.walls).astype(np.int8)
     sp = np.array([shortest_path(w.astype(bool), s, g) for w, s, g in zip(walls, mazes.start, mazes.goal)],
@@ -215,7 +215,7 @@ def load_mazes(path: str | Path, limit: int | None = None) -> Maze:
 
     Raises ``FileNotFoundError``/``ValueError`` with one line naming the file and the problem.
     """
-    from plastix.runner import read_npz
+    from plastix.rundir import read_npz
 
     path = Path(path)
     z = read_npz(path, "maze file")

@@ -45,7 +45,7 @@ from plastix.eprnn.es import SepCMAState, check_fitness, curriculum_restart, mak
 from plastix.eprnn.genotype import STORED_MAZES, bundled, save_genotype
 from plastix.eprnn.lifetime import HARD_WEIGHTS, PAPER_WEIGHTS, EpisodeStats, Lifetime, evaluate, fitness
 from plastix.eprnn.maze import Maze, MazeEnv, load_mazes, sample_mazes
-from plastix.runner import RunResult, atomic_write_bytes, open_partial, progress_bar, publish_dir
+from plastix.rundir import RunResult, atomic_write_bytes, open_partial, progress_bar, publish_dir
 
 __all__ = ["run_evolve", "evaluation_mazes", "episode_table", "lifetime_of", "meta_test", "weighted_fitness"]
 

@@ -27,7 +27,7 @@ import pandas as pd
 from plastix.analysis import mean_ci95, moving_average
 from plastix.platform.curves import load_curves
 from plastix.platform.store import load_index
-from plastix.runner import atomic_write_bytes
+from plastix.rundir import atomic_write_bytes
 
 
 def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from plastix.runner import atomic_write_bytes
+from plastix.rundir import atomic_write_bytes
 
 INDEX = "index.csv"
 STATUSES = ("running", "done", "failed")

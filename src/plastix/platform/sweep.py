@@ -69,7 +69,7 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
             tensorboard: bool = False) -> dict[str, Any]:
     """Run one planned config into ``out`` and return its index record (the worker function of
     the local pool and of Ray). A run already finished is skipped when ``resume`` is set."""
-    from plastix.runner import NonFiniteError
+    from plastix.rundir import NonFiniteError
     from plastix.runtime import configure
 
     configure()  # a Ray worker may be a fresh process: the same XLA settings and compile cache as here

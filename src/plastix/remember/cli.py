@@ -48,7 +48,7 @@ def write_recall_table(runs: list[Path], out: Path) -> str:
     import json
 
     from plastix.remember.run import plot_recall
-    from plastix.runner import atomic_write_bytes
+    from plastix.rundir import atomic_write_bytes
 
     frames, rows = [], []
     for i, run in enumerate(runs):

@@ -33,7 +33,7 @@ from plastix.remember.config import RememberConfig
 from plastix.remember.task import TaskConfig, sample_batch
 from plastix.remember.train import evaluate, n_params, recall_summary, trainer_for
 from plastix.runtime import check_memory
-from plastix.runner import NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, publish_dir
+from plastix.rundir import NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, publish_dir
 
 __all__ = ["run_remember", "recall_table", "outer_product_table", "plot_recall"]
 

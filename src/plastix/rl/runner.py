@@ -25,7 +25,7 @@ from plastix.analysis import final_value
 from plastix.config import TrainConfig
 from plastix.envs import ENVS
 from plastix.plotting import plot_curves
-from plastix.runner import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, earlier_seconds, open_partial,
+from plastix.rundir import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, earlier_seconds, open_partial,
                             publish_dir, write_run_files)
 from plastix.train import seed_keys
 
