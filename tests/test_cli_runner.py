@@ -252,3 +252,22 @@ def test_one_rule_finished_runs_are_skipped_fresh_recomputes(tmp_path, capsys):
     assert "1 of 1 runs done (1 already finished)" in capsys.readouterr().out
     assert main([*sweep, "--fresh"]) == 0
     assert "(0 already finished)" in capsys.readouterr().out
+
+
+def test_plot_bands_stay_inside_the_metric_range(tmp_path, monkeypatch):
+    """An accuracy of 0.9945 ± 0.061 is drawn up to 1, not 1.06 (the bands are clipped to the metric's
+    range); without the range the band would leave it (negative control)."""
+    import matplotlib.axes
+
+    from plastix.plotting import metric_range, plot_curves
+
+    assert metric_range("accuracy") == (0.0, 1.0) and metric_range("align_exact") == (-1.0, 1.0)
+    assert metric_range("reward") is None
+    y = np.array([[0.95] * 20, [1.0] * 20, [1.0] * 20])  # mean 0.983, 95 % CI well above 1
+    tops = []
+    real = matplotlib.axes.Axes.fill_between
+    monkeypatch.setattr(matplotlib.axes.Axes, "fill_between",
+                        lambda self, x, lo, hi, **kw: (tops.append(float(np.max(hi))), real(self, x, lo, hi, **kw))[1])
+    plot_curves({"a": (np.arange(20), y)}, tmp_path / "a.png", bounds=metric_range("accuracy"), chance=0.5)
+    plot_curves({"a": (np.arange(20), y)}, tmp_path / "b.png")
+    assert tops[0] == 1.0 and tops[1] > 1.0

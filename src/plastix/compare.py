@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plastix.plotting import plot_curves
+from plastix.plotting import metric_range, plot_curves
 from plastix.runner import atomic_write_bytes, load_run
 
 
@@ -75,10 +75,9 @@ def compare(run_dirs: list[str | Path], out: str | Path, title: str = "", metric
         wide = frame.pivot(index="samples", columns="seed", values=key)
         curves[label] = (wide.index.to_numpy(), wide.to_numpy().T)
     n = max(len(x) for x, _ in curves.values())
-    binary = all(not cfg.is_rl and "final_accuracy" in s for cfg, _, s in runs.values())
-    accuracy = metric == "accuracy" and binary
+    binary = all(not cfg.is_rl and "final_accuracy" in s for cfg, _, s in runs.values())  # two actions
     plot_curves(curves, out / "comparison.png", xlabel=xlabel, ylabel=metric, title=title, smooth=max(1, n // 50),
-                bounds=(0.0, 1.0) if accuracy else None, chance=0.5 if accuracy else None)
+                bounds=metric_range(metric), chance=0.5 if metric == "accuracy" and binary else None)
     return out, table
 
 

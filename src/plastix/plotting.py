@@ -9,6 +9,15 @@ import numpy as np
 from plastix.analysis import mean_ci95, moving_average
 
 
+def metric_range(metric: str) -> tuple[float, float] | None:
+    """The values a metric can take, where bounded: accuracies and success rates [0, 1], cosines [−1, 1]."""
+    if metric.startswith("align_"):
+        return (-1.0, 1.0)
+    if any(w in metric for w in ("accuracy", "success", "exact_match")):
+        return (0.0, 1.0)
+    return None
+
+
 def plot_curves(
     curves: dict[str, tuple[np.ndarray, np.ndarray]],
     path: str | Path,

@@ -26,6 +26,7 @@ import pandas as pd
 
 from plastix.analysis import mean_ci95, moving_average
 from plastix.platform.curves import load_curves
+from plastix.plotting import metric_range
 from plastix.platform.store import load_index
 from plastix.rundir import atomic_write_bytes
 
@@ -118,15 +119,6 @@ def _plot(groups: dict[str, dict[str, Any]], metric: str | None, path: Path, tit
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
-
-
-def metric_range(metric: str) -> tuple[float, float] | None:
-    """The values a metric can take, where bounded: accuracies and success rates [0, 1], cosines [−1, 1]."""
-    if metric.startswith("align_"):
-        return (-1.0, 1.0)
-    if any(w in metric for w in ("accuracy", "success", "exact_match")):
-        return (0.0, 1.0)
-    return None
 
 
 def human(key: str) -> str:
