@@ -179,12 +179,7 @@ def _publish(cfg, partial: Path, final: Path, frame: pd.DataFrame, summary: dict
 
 
 def _progress(enabled: bool, cfg: TrainConfig, done: int):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=cfg.steps, initial=done * cfg.log_interval, desc=cfg.run_name, unit="step",
-                leave=False, dynamic_ncols=True)
+    return progress_bar(enabled, cfg.steps, done * cfg.log_interval, cfg.run_name, "step")
 
 
 def load_run(path: str | Path) -> tuple[TrainConfig, pd.DataFrame, dict]:

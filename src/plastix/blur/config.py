@@ -90,8 +90,9 @@ class BlurCmaConfig(BlurNetOptions):
             raise ConfigError("sigma0", "must be finite and > 0")
         if self.side < 0:
             raise ConfigError("side", "must be ≥ 0 (0 keeps the native size)")
-        if resize_allowed(self.dataset, self.side):
-            raise ConfigError("side", f"side={self.side}: {resize_allowed(self.dataset, self.side)}")
+        why = resize_allowed(self.dataset, self.side)
+        if why:
+            raise ConfigError("side", f"side={self.side}: {why}")
         if len(set(self.classes)) != len(self.classes) or len(self.classes) == 1:
             raise ConfigError("classes", "give ≥ 2 distinct classes (or none for all)")
         for spec in self.transfer:
@@ -107,8 +108,9 @@ def parse_transfer(spec: str) -> tuple[str, int, tuple[int, ...]]:
                                   f"datasets: {', '.join(DATASETS)}")
     if name not in DATASETS or (side and not side.isdigit()):
         raise bad
-    if resize_allowed(name, int(side or 0)):
-        raise ConfigError("transfer", f"{spec!r}: {resize_allowed(name, int(side))}")
+    why = resize_allowed(name, int(side or 0))
+    if why:
+        raise ConfigError("transfer", f"{spec!r}: {why}")
     classes: tuple[int, ...] = ()
     if cls:
         try:

@@ -56,8 +56,9 @@ def task_data(dataset: str, data_dir: str, side: int, classes: tuple[int, ...] =
 
     ds = load(dataset, data_dir or None)
     x_tr, x_te, y_tr, y_te = ds.x_train, ds.x_test, np.asarray(ds.y_train), np.asarray(ds.y_test)
-    if resize_allowed(dataset, side):
-        raise ConfigError("side", f"side={side}: {resize_allowed(dataset, side)}")
+    why = resize_allowed(dataset, side)
+    if why:
+        raise ConfigError("side", f"side={side}: {why}")
     native = ds.image_shape[-1]
     if side and side != native:
         crop = 20 if (native, side) == (28, 10) else 0  # the paper's 10 × 10: central 20 × 20, then 2 × 2 means

@@ -103,8 +103,9 @@ def _plot(groups: dict[str, dict[str, Any]], metric: str | None, path: Path, tit
         line, = ax.plot(xs, mean, label=label, lw=1.6)
         if np.isfinite(half).any():
             lo, hi = mean - half, mean + half
-            if metric_range(m) is not None:  # an accuracy's band stops at 1, a cosine's at ±1
-                lo, hi = np.clip(lo, *metric_range(m)), np.clip(hi, *metric_range(m))
+            bounds = metric_range(m)
+            if bounds is not None:  # an accuracy's band stops at 1, a cosine's at ±1
+                lo, hi = np.clip(lo, *bounds), np.clip(hi, *bounds)
             ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
         ax.set_xlabel(g["x"])
         ax.set_ylabel(m)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from plastix.platform.grid import PlannedRun, parse_grid, plan
-from plastix.platform.store import check_writable, make_record, read_records, run_lock, write_record
+from plastix.platform.store import check_writable, finished_run, make_record, read_records, run_lock, write_record
 
 RAY_HINT = "Ray is not installed; install it with: pip install 'plastix[ray]'"
 
@@ -56,15 +56,6 @@ def run_config(cfg, out: Path, *, progress: bool, resume: bool):
     return getattr(importlib.import_module(module), name)(cfg, out, progress=progress, resume=resume)
 
 
-def _finished(out: Path, cfg) -> bool:
-    import json
-
-    path = out / cfg.name / "config.json"
-    if not path.exists() or not (out / cfg.name / "summary.json").exists():
-        return False
-    return json.loads(path.read_text()) == json.loads(json.dumps(cfg.to_dict()))
-
-
 def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool = False,
             tensorboard: bool = False) -> dict[str, Any]:
     """Run one planned config into ``out`` and return its index record (the worker function of
@@ -76,7 +67,7 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
     out_p = Path(out)
     cfg = planned.config
     with run_lock(out_p, cfg.name):  # another sweep on the same directory waits here
-        if resume and _finished(out_p, cfg):
+        if resume and finished_run(cfg, out_p) is not None:  # planned configs are named: run_name is name
             old = {r["run"]: r for r in read_records(out_p)}.get(cfg.name)
             if old is not None and old["status"] == "done":
                 return {**old, "skipped": True}

@@ -26,7 +26,7 @@ from plastix.config import TrainConfig
 from plastix.envs import ENVS
 from plastix.plotting import plot_curves
 from plastix.rundir import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, earlier_seconds, open_partial,
-                            publish_dir, write_run_files)
+                            progress_bar, publish_dir, write_run_files)
 from plastix.train import seed_keys
 
 CHUNK_STEPS = 10_000  # environment steps per compiled chunk (one progress update and checkpoint)
@@ -143,8 +143,4 @@ def _check_finite(cfg: TrainConfig, state) -> None:
 
 
 def _progress(enabled: bool, cfg: TrainConfig):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=cfg.episodes * cfg.seeds, desc=cfg.run_name, unit="episode", leave=False, dynamic_ncols=True)
+    return progress_bar(enabled, cfg.episodes * cfg.seeds, 0, cfg.run_name, "episode")
