@@ -8,20 +8,16 @@ before any compilation; nothing is half-written.
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import tyro
 
-from plastix.blur.config import BlurCmaConfig, BlurMetaConfig
 from plastix.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.cli import eval_maze, evolve_maze, maze_set
-from plastix.eprnn.config import MazeConfig
 from plastix.remember.cli import remember
-from plastix.remember.config import RememberConfig
 from plastix.platform.store import check_out_dir, skip_finished
 
 
@@ -51,8 +47,9 @@ def train(
     check_out_dir(out)
     if skip_finished(cfg, out, fresh):
         return
-    res = run(cfg, out, progress=progress, resume=not fresh)
-    _report(res)
+    from plastix.teams.family import report
+
+    report(run(cfg, out, progress=progress, resume=not fresh))
 
 
 def run_experiment(
@@ -71,7 +68,8 @@ def run_experiment(
     config is skipped, an interrupted one resumes from its checkpoint.
 
     Args:
-        name: experiment name, e.g. reinforce/multiplexer20, or a suite such as copi/mnist.
+        name: experiment name, e.g. reinforce/multiplexer20, or a suite such as copi/mnist; or
+            MODULE:NAME, an experiment of your own.
         seeds: override the number of seeds (0 = the experiment's).
         steps: override the number of updates (0 = the experiment's); log interval is rescaled.
         episodes: RL experiments: override the number of training episodes per seed (0 = the experiment's).
@@ -83,218 +81,28 @@ def run_experiment(
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
-    from plastix.experiments import EXPERIMENTS, SUITES, get_experiment
-    from plastix.runner import run
+    from plastix.experiments import SUITES, get_experiment
+    from plastix.families import Budget, family_of
 
-    if name in SUITES or name in EXPERIMENTS:
-        check_out_dir(out)
-    if name in SUITES and name.startswith("eprnn/"):
-        _run_maze_suite(name, SUITES[name], generations, out, progress)
-        return
-    if name in SUITES and name.startswith("remember/"):
-        _run_remember_suite(name, SUITES[name], steps, seeds, out, progress)
-        return
+    budget = Budget(seeds=seeds, steps=steps, episodes=episodes, epochs=epochs, generations=generations,
+                    data_dir=data_dir)
     if name in SUITES:
-        _run_suite(name, SUITES[name], seeds, epochs, data_dir, out, progress, steps, episodes)
+        check_out_dir(out)
+        family = family_of(get_experiment(SUITES[name][0]).config)
+        family.suite(name, SUITES[name], budget, out, progress)
         return
     try:
         exp = get_experiment(name)
+    except ConfigError:  # a MODULE:NAME that cannot be used says why itself
+        raise
     except ValueError as e:
         raise UsageError(f"name: {e}; suites: {', '.join(SUITES)}") from None
-    cfg = exp.config
-    if isinstance(cfg, MazeConfig):
-        from plastix.eprnn.cli import report_evolve
-        from plastix.eprnn.run import run_evolve
-
-        cfg = _maze_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
-        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        if not skip_finished(cfg, out, fresh):
-            report_evolve(run_evolve(cfg, out, progress=progress, resume=not fresh))
-        return
-    if isinstance(cfg, RememberConfig):
-        from plastix.remember.cli import report_remember
-        from plastix.remember.run import run_remember
-
-        cfg = _remember_overrides(cfg, steps, seeds, episodes, epochs, data_dir, generations)
-        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        if not skip_finished(cfg, out, fresh):
-            report_remember(run_remember(cfg, out, progress=progress, resume=not fresh))
-        return
-    if isinstance(cfg, (BlurCmaConfig, BlurMetaConfig)):
-        from plastix.blur.meta_run import run_blur_meta
-        from plastix.blur.run import run_blur_cma
-
-        cfg = _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir)
-        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        if not skip_finished(cfg, out, fresh):
-            runner = run_blur_meta if isinstance(cfg, BlurMetaConfig) else run_blur_cma
-            _report_blur(runner(cfg, out, progress=progress, resume=not fresh))
-        return
-    if generations:
-        raise UsageError("--generations: only maze (eprnn/*) and BLUR (blur/*) experiments take it")
-    if not isinstance(cfg, TrainConfig):
-        print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-        from plastix.copi.runner import run_copi
-
-        cfg = _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes)
-        if not skip_finished(cfg, out, fresh):
-            _report_copi(run_copi(cfg, out, progress=progress, resume=not fresh))
-        return
-    if epochs or data_dir:
-        raise UsageError(f"--{'epochs' if epochs else 'data-dir'}: only COPI experiments take it")
-    if seeds:
-        cfg = dataclasses.replace(cfg, seeds=seeds)
-    if steps:
-        if cfg.is_rl:
-            raise UsageError(f"--steps: {name} is measured in episodes; use --episodes")
-        cfg = dataclasses.replace(cfg, steps=steps, log_every=0)
-    if episodes:
-        if not cfg.is_rl:
-            raise UsageError(f"--episodes: {name} is a one-step task; use --steps")
-        cfg = dataclasses.replace(cfg, episodes=episodes)
-    cfg.validate()
+    check_out_dir(out)
+    family = family_of(exp.config)
+    cfg = family.budget(name, exp.config, budget)
     print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
     if not skip_finished(cfg, out, fresh):
-        _report(run(cfg, out, progress=progress, resume=not fresh))
-
-
-def _copi_overrides(name, cfg, seeds, epochs, data_dir, steps, episodes) -> CopiConfig:
-    if steps or episodes:
-        raise UsageError(f"--{'steps' if steps else 'episodes'}: {name} is measured in epochs; use --epochs")
-    if epochs < 0 or seeds < 0:
-        raise UsageError(f"--{'epochs' if epochs < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
-    changes: dict = {}
-    if seeds:
-        changes["seeds"] = seeds
-    if epochs:
-        changes["epochs"] = epochs
-    if data_dir:
-        changes["data_dir"] = data_dir
-        if cfg.dataset == "mnist5k":  # the bundled stand-in gives way to the full dataset
-            changes["dataset"] = "mnist"
-            changes["name"] = cfg.name.replace("copi-mnist", "copi-mnist-full") if cfg.name else ""
-    return dataclasses.replace(cfg, **changes).validate()
-
-
-def _maze_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
-    for flag, v in (("seeds", seeds), ("steps", steps), ("episodes", episodes), ("epochs", epochs),
-                    ("data-dir", data_dir)):
-        if v:
-            raise UsageError(f"--{flag}: maze experiments are measured in generations; use --generations")
-    if generations < 0:
-        raise UsageError("--generations: must be ≥ 0 (0 = the experiment's)")
-    if generations:
-        cfg = dataclasses.replace(cfg, generations=generations, eval_every=min(cfg.eval_every, generations))
-    return cfg.validate()
-
-
-def _blur_overrides(cfg, generations, seeds, steps, episodes, epochs, data_dir):
-    """CMA-ES runs take --generations (and --data-dir), gradient runs --steps (meta-steps per curriculum
-    stage); both are one seed per run."""
-    gradient = isinstance(cfg, BlurMetaConfig)
-    kind, unit, word = ("gradient", "steps", "meta-steps") if gradient else ("CMA-ES", "generations", "generations")
-    given = {"generations": generations, "steps": steps, "episodes": episodes, "epochs": epochs,
-             "data-dir": data_dir if gradient else ""}
-    for flag, v in given.items():
-        if v and flag != unit:
-            raise UsageError(f"--{flag}: BLUR {kind} experiments are measured in {word}; use --{unit}")
-    n = given[unit]
-    if n < 0 or seeds < 0:
-        raise UsageError(f"--{unit if n < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
-    if seeds > 1:
-        raise UsageError(f"--seeds: a BLUR {kind} run is one seed; use `plastix sweep blur/… --seeds N`")
-    if n and gradient:
-        cfg = dataclasses.replace(cfg, stage_steps=n, log_every=min(cfg.log_every, n))
-    elif n:
-        cfg = dataclasses.replace(cfg, generations=n, eval_every=min(cfg.eval_every, n))
-    if data_dir and not gradient:
-        cfg = dataclasses.replace(cfg, data_dir=data_dir)
-    return cfg.validate()
-
-
-def _report_blur(res) -> None:
-    s = res.summary
-    if "meta_steps" in s:  # gradient meta-training
-        held = ", ".join(f"{k.split('_at_')[0][4:]} {v:.3f}" for k, v in s.items() if k.startswith("val_") and "_at_" in k)
-        print(f"{res.path}: {s['meta_steps']} meta-steps in {s['seconds']:.0f} s; query accuracy on the training "
-              f"tasks {s['final_accuracy']:.3f} (U = {s['final_unroll']}); held-out tasks after U steps: {held}")
-        plots = f"{res.path / 'training.png'}, {res.path / 'curve.png'}"
-    else:
-        print(f"{res.path}: {s['generations']} generations in {s['seconds']:.0f} s; best fitness {s['best_fitness']:.3f}; "
-              f"test accuracy of the mean genome's learner {s['final_test_accuracy']:.3f} "
-              f"(best over the run {s['best_test_accuracy']:.3f})")
-        plots = f"{res.path / 'fitness.png'}, {res.path / 'curve.png'}"
-    print(f"  genome: {res.path / 'genome.npz'}  plots: {plots}")
-
-
-def _remember_overrides(cfg, steps, seeds, episodes, epochs, data_dir, generations):
-    for flag, v in (("episodes", episodes), ("epochs", epochs), ("data-dir", data_dir), ("generations", generations)):
-        if v:
-            raise UsageError(f"--{flag}: remember experiments are measured in meta-steps; use --steps")
-    if steps < 0 or seeds < 0:
-        raise UsageError(f"--{'steps' if steps < 0 else 'seeds'}: must be ≥ 0 (0 = the experiment's)")
-    if seeds > 1:
-        raise UsageError("--seeds: remember experiments run one seed per run; use `plastix remember --seed S`")
-    if steps:
-        cfg = dataclasses.replace(cfg, steps=steps, log_every=min(cfg.log_every, steps))
-    return cfg.validate()
-
-
-def _run_remember_suite(suite, members, steps, seeds, out, progress) -> None:
-    from plastix.experiments import get_experiment
-    from plastix.remember.cli import report_remember, write_recall_table
-    from plastix.remember.run import run_remember
-
-    cfgs = [_remember_overrides(get_experiment(m).config, steps, seeds, 0, 0, "", 0) for m in members]
-    runs = []
-    for m, cfg in zip(members, cfgs):
-        print(f"{m}: {get_experiment(m).description}")
-        res = run_remember(cfg, out, progress=progress, reuse=True)  # finished members are not trained again
-        report_remember(res)
-        runs.append(res.path)
-    cmp = Path(out) / f"{suite.replace('/', '-')}-comparison"
-    print(write_recall_table(runs, cmp))
-    print(f"results: {cmp.resolve()}/recall.md (.csv), plot: {cmp.resolve()}/recall.png")
-
-
-def _run_maze_suite(suite, members, generations, out, progress) -> None:
-    from plastix.eprnn.cli import report_evolve, write_maze_table
-    from plastix.eprnn.run import run_evolve
-    from plastix.experiments import get_experiment
-
-    cfgs = [_maze_overrides(get_experiment(m).config, generations, 0, 0, 0, 0, "") for m in members]
-    runs = []
-    for m, cfg in zip(members, cfgs):
-        print(f"{m}: {get_experiment(m).description}")
-        res = run_evolve(cfg, out, progress=progress)
-        report_evolve(res)
-        runs.append(res.path)
-    print(write_maze_table(runs, Path(out) / f"{suite.replace('/', '-')}-comparison"))
-
-
-def _run_suite(suite, members, seeds, epochs, data_dir, out, progress, steps, episodes) -> None:
-    from plastix.compare import markdown_table
-    from plastix.copi.config import METHOD_LABELS
-    from plastix.copi.report import write_comparison
-    from plastix.copi.runner import run_copi
-    from plastix.experiments import get_experiment
-
-    # every member is validated before the first one runs
-    cfgs = [_copi_overrides(m, get_experiment(m).config, seeds, epochs, data_dir, steps, episodes) for m in members]
-    dirs, labels = [], []
-    for m, cfg in zip(members, cfgs):
-        print(f"{m}: {get_experiment(m).description}")
-        res = run_copi(cfg, out, progress=progress)
-        _report_copi(res)
-        dirs.append(res.path)
-        labels.append(METHOD_LABELS[m.rsplit("/", 1)[1]])
-    ref = get_experiment(members[0]).reference
-    title = f"{suite} on {cfgs[0].dataset}: {cfgs[0].epochs} epochs, {cfgs[0].seeds} seeds"
-    stem = suite.replace("/", "-") + ("" if suite.endswith(cfgs[0].dataset) else f"-{cfgs[0].dataset}")
-    cmp_dir, frame = write_comparison(dirs, labels, Path(out) / f"{stem}-comparison", title)
-    print(markdown_table(frame))
-    print(f"reference: {ref}")
-    print(f"results: {cmp_dir.resolve()}/comparison.md (.csv), plot: {cmp_dir.resolve()}/comparison.png")
+        family.report(family.run(cfg, out, progress=progress, resume=not fresh))
 
 
 def copi_train(
@@ -312,13 +120,14 @@ def copi_train(
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
+    from plastix.copi.family import report
     from plastix.copi.runner import run_copi
 
     cfg.validate()
     check_out_dir(out)
     if skip_finished(cfg, out, fresh):
         return
-    _report_copi(run_copi(cfg, out, progress=progress, resume=not fresh))
+    report(run_copi(cfg, out, progress=progress, resume=not fresh))
 
 
 def copi_features(run: Annotated[Path, tyro.conf.Positional], out: Path = Path(""), layer: int = 1,
@@ -369,23 +178,16 @@ def _require_copi_run(run: Path) -> None:
         raise UsageError(f"run: {run} is not a finished COPI run directory (summary.json and params_seed*.npz)")
 
 
-def _report_copi(res) -> None:
-    s = res.summary
-    if not s["n_finished"]:
-        print(f"{res.path}: every seed diverged ({s['n_diverged']}); no accuracy to report; {res.seconds:.1f} s")
-        return
-    print(f"{res.path}: peak test accuracy {100 * s['peak_test_acc_mean']:.2f} % (std {100 * s['peak_test_acc_std']:.2f}) "
-          f"at epoch {s['epoch_of_peak_test_mean']:.1f}; final {100 * s['final_test_acc_mean']:.2f} %; "
-          f"{s['n_finished']} seeds finished, {s['n_diverged']} diverged; {res.seconds:.1f} s")
-    print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
-
-
 def list_all() -> None:
-    """List the learning rules, tasks and experiments, one line each."""
+    """List the families, learning rules, tasks and experiments, one line each."""
     from plastix.experiments import EXPERIMENTS
+    from plastix.families import all_families
     from plastix.rules import RULES
     from plastix.tasks import TASKS
 
+    print("families:")
+    for family in all_families():
+        print(f"  {family.name:<32} {family.summary}")
     print("rules:")
     for name, spec in RULES.items():
         print(f"  {name:<32} {spec.description}")
@@ -448,19 +250,6 @@ def compare_runs(runs: Annotated[list[Path], tyro.conf.Positional], out: Path = 
     out_dir, table = compare(runs, out, title, metric)
     print(markdown_table(readable_table(table)))  # every column: comparison.csv / .md
     print(f"results: {out_dir.resolve()}/comparison.md (.csv), plot: {out_dir.resolve()}/comparison.png")
-
-
-def _report(res) -> None:
-    s = res.summary
-    if "mean_return_over_run_mean" in s:  # RL: episodes
-        print(f"{res.path}: mean return over all training episodes {s['mean_return_over_run_mean']:.2f} "
-              f"(std over seeds {s['mean_return_over_run_std']:.2f}), final return {s['final_return_mean']:.2f} "
-              f"(last 5% of episodes), {res.seconds:.1f} s")
-    else:
-        keys = [k for k in s if k.startswith("final_") and k.endswith("_mean")]
-        finals = ", ".join(f"{k[6:-5]} {s[k]:.4f}" for k in keys)
-        print(f"{res.path}: final {finals} (mean over seeds; last 5% of the run), {res.seconds:.1f} s")
-    print(f"  metrics: {res.path / 'metrics.parquet'}  plot: {res.path / 'curve.png'}")
 
 
 def sweep_cmd(
@@ -589,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     warnings.showwarning = _one_line_warning
+    from plastix.plugins import load_entry_points
+
+    load_entry_points()  # installed packages' tasks, rules, environments and experiments
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) >= 2 and (args[0], args[1]) in _TWO_WORD:
         args = [_TWO_WORD[(args[0], args[1])], *args[2:]]
@@ -605,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("plastix: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `plastix list | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

@@ -56,8 +56,8 @@ class ConfigIO:
 
 # help texts made from the registries, so `plastix train --help` cannot go stale
 _TASK_HELP = (f"Task: one-step {' | '.join(TASKS)}; environment {' | '.join(ENVS)} "
-              "(descriptions: `plastix list`).")
-_RULE_HELP = f"Learning rule: {' | '.join(RULES)} (descriptions: `plastix list`)."
+              "(descriptions: `plastix list`), or MODULE:NAME of your own.")
+_RULE_HELP = f"Learning rule: {' | '.join(RULES)} (descriptions: `plastix list`), or MODULE:NAME of your own."
 DEFAULT_LR = (1e-2, 1e-3, 1e-4)  # the WM reference rates, one per layer of the default 64-32 net
 
 
@@ -207,14 +207,15 @@ class TrainConfig(ConfigIO):
     @property
     def task_name(self) -> str:
         if self.is_rl:
-            return self.task
+            return self.task.rpartition(":")[2]  # an environment MODULE:NAME is called NAME
         return TASKS[self.task].label(self)
 
     @property
     def run_name(self) -> str:
+        rule = self.rule.rpartition(":")[2]  # a rule MODULE:NAME is called NAME
         if self.is_rl:
-            return self.name or f"{self.task_name}-{self.rule}-seed{self.seed}x{self.seeds}"
-        return self.name or f"{self.task_name}-{self.rule}-b{self.batch}-seed{self.seed}x{self.seeds}"
+            return self.name or f"{self.task_name}-{rule}-seed{self.seed}x{self.seeds}"
+        return self.name or f"{self.task_name}-{rule}-b{self.batch}-seed{self.seed}x{self.seeds}"
 
     def memory_estimate(self) -> int:
         """About how many bytes a run of this config holds at once (an upper-bound sketch, not a measurement):
@@ -238,7 +239,12 @@ class TrainConfig(ConfigIO):
 
     # ---- validation -----------------------------------------------------------------------
     def validate(self) -> "TrainConfig":
-        """Raises :class:`ConfigError` if the config cannot run; returns ``self`` otherwise."""
+        """Raises :class:`ConfigError` if the config cannot run; returns ``self`` otherwise. A task or rule
+        given as ``MODULE:NAME`` is imported and registered first (:mod:`plastix.plugins`)."""
+        from plastix import plugins
+
+        plugins.task(self.task)
+        plugins.rule(self.rule)
         _choice("task", self.task, tuple(TASKS) + tuple(ENVS))
         if self.is_rl:
             _validate_rl_fields(self)

@@ -7,7 +7,7 @@ it should reach. ``EXPERIMENTS`` drives ``plastix list`` and ``plastix run``.
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+from typing import Any, Generic, TypeVar
 
 from plastix.blur.config import BlurCmaConfig, BlurMetaConfig
 from plastix.config import TrainConfig
@@ -17,14 +17,27 @@ from plastix.eprnn.config import MazeConfig
 from plastix.remember.config import RememberConfig
 
 
-class Experiment(NamedTuple):
-    config: TrainConfig
+C = TypeVar("C")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment(Generic[C]):
+    """A named configuration of one family (``config`` is that family's config type)."""
+
+    config: C
     description: str
     paper: str  # source of the configuration
     reference: str  # the number to reach, or why there is none
     # (summary key, paper's number) where the reference is one number the runs measure; the report
     # puts the measured mean ± 95 % CI beside it
     target: tuple[str, float] | None = None
+
+    @property
+    def family(self):
+        """The :class:`~plastix.families.Family` that runs it."""
+        from plastix.families import family_of
+
+        return family_of(self.config)
 
 
 # The WM reference multiplexer config (spec team_rules.md §11.2 `mp`), rule routing replaced.
@@ -35,7 +48,7 @@ _DEMO11 = TrainConfig(task="multiplexer", bits=11, hidden=(64, 32), lr=(3e-2, 3e
                       steps=40_000, seeds=5, log_every=40)
 
 def _variant(base: TrainConfig, rule: str, name: str, description: str, paper: str, reference: str,
-             target: tuple[str, float] | None = None, **overrides) -> Experiment:
+             target: tuple[str, float] | None = None, **overrides) -> Experiment[TrainConfig]:
     """An experiment that is ``base`` with the learning rule (the reward routing) replaced."""
     return Experiment(dataclasses.replace(base, rule=rule, name=name, **overrides), description, paper, reference,
                       target)
@@ -69,7 +82,7 @@ _COORD_BASES = {
 }
 
 
-def _coordinated() -> dict[str, Experiment]:
+def _coordinated() -> dict[str, Experiment[TrainConfig]]:
     out = {}
     for task, base in _COORD_BASES.items():
         for method, (rule, overrides, what) in _COORD_METHODS.items():
@@ -94,7 +107,7 @@ _PARITY_METHODS = {  # name: (rule, overrides, description)
 }
 
 
-def _parity() -> dict[str, Experiment]:
+def _parity() -> dict[str, Experiment[TrainConfig]]:
     return {f"parity/{method}-parity6": _variant(
         _PARITY6, rule, f"parity-{method}-parity6", f"{what}; 6-bit parity, WM multiplexer config "
         "(64-32, batch 1, Adam 1e-2/1e-3/1e-4), 500k samples, 5 seeds", "plastix [choice]: parity is not in the "
@@ -135,7 +148,7 @@ _MAP_RL = {  # env: (config id, overrides, README number)
 _RL_METRIC = "mean return over all training episodes, mean (std) over 10 seeds"
 
 
-def _rl() -> dict[str, Experiment]:
+def _rl() -> dict[str, Experiment[TrainConfig]]:
     out = {}
     for env, (cid, over, ref, ref_t) in _WM_RL.items():
         base = TrainConfig(task=env, rule="weight_max", hidden=(64, 32), critic="td", critic_hidden=(64, 32), seeds=10,
@@ -170,7 +183,7 @@ def _rl() -> dict[str, Experiment]:
     return out
 
 
-def _copi() -> dict[str, Experiment]:
+def _copi() -> dict[str, Experiment[CopiConfig]]:
     """COPI (spec copi.md): the five released configurations × MNIST, CIFAR-10 and the digits stand-in."""
     paper = "Ahmad, Schrader & van Gerven, TMLR 2023 (COPI)"
     bases = {
@@ -211,7 +224,7 @@ _MAZE9_AGENTS = {  # agent: (σ₀, description)
 }
 
 
-def _eprnn() -> dict[str, Experiment]:
+def _eprnn() -> dict[str, Experiment[MazeConfig]]:
     ref = ("target (spec §13 T0): on 1,024 held-out 9×9 mazes, episode-8 success ≥ 0.9 and episode-8 length ≤ 0.5 × "
            "episode 1's (the released genotype after 49,000 generations at P = 360: 0.989 and 19.6/104.7; a random "
            "policy: 0.42 and ≈ 1.0). Measured (decprnn-post, seed 0, 2,000 generations, 1.5 h on one core): 0.80 "
@@ -241,7 +254,7 @@ def _eprnn() -> dict[str, Experiment]:
 # ---- learning to remember (spec remember.md, a Gregor-style reconstruction) ------------------------
 # CPU budget [choice]: n_hid 16, F_w hidden 16, 16 streams, 3 ticks per frame (see SubstrateConfig.ticks).
 # One type (learned embedding) per hidden neuron [choice]: with the spec's single hidden type the rule stores
-# about one snippet; with 16 types it superposes them (README, "Learning to remember").
+# about one snippet; with 16 types it superposes them (docs/families/remember.md).
 _RECALL = RememberConfig(model="rule", n_hid=16, fw_hidden=16, types=16, batch=16, lr=3e-3, steps=8_000,
                          log_every=100, eval_episodes=1000, seed=0)
 _REMEMBER_PAPER = "Gregor 2020 (arXiv 2003.03124) — abstract only; task, model and budget are spec §2–4 [recon]"
@@ -255,7 +268,7 @@ _RECALL_MODELS = {  # model: description
 }
 
 
-def _remember() -> dict[str, Experiment]:
+def _remember() -> dict[str, Experiment[RememberConfig]]:
     ref = ("issue 8: meta-trains in under 1 hour on 2 CPU cores and beats the fixed Hebbian memory on recall at "
            "delays beyond the training range (Δ > 8); the paper publishes no number")
     out = {}
@@ -272,7 +285,7 @@ def _remember() -> dict[str, Experiment]:
     return out
 
 
-EXPERIMENTS: dict[str, Experiment] = {
+EXPERIMENTS: dict[str, Experiment[Any]] = {
     "demo/reinforce-multiplexer11": _variant(
         _DEMO11, "reinforce", "reinforce-multiplexer11",
         "REINFORCE team on the 11-bit multiplexer (the `make demo` run)", "plastix [choice]",
@@ -390,7 +403,12 @@ SUITES: dict[str, tuple[str, ...]] = {
 }
 
 
-def get_experiment(name: str) -> Experiment:
+def get_experiment(name: str) -> Experiment[Any]:
+    """The experiment registered as ``name``, or the one at import path ``MODULE:NAME`` (registered on
+    first use, see :mod:`plastix.plugins`)."""
+    from plastix import plugins
+
+    plugins.experiment(name)
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     return EXPERIMENTS[name]

@@ -13,15 +13,6 @@ from typing import NamedTuple
 
 import pandas as pd
 
-# family: (curve file, x column candidates, headline metric candidates)
-FAMILIES = {
-    "TrainConfig": ("metrics.parquet", ("episode", "samples"), ("accuracy", "return", "reward")),
-    "CopiConfig": ("metrics.parquet", ("epoch",), ("test_acc",)),
-    "MazeConfig": ("generations.parquet", ("generation",), ("mean", "best")),
-    "RememberConfig": ("training.parquet", ("step",), ("bit_accuracy", "loss")),
-    "BlurCmaConfig": ("metrics.parquet", ("generation",), ("test_accuracy",)),
-    "BlurMetaConfig": ("training.parquet", ("step",), ("accuracy",)),
-}
 _NOT_METRICS = {"seed", "step", "samples", "episode", "epoch", "generation", "status", "length", "steps", "unroll"}
 
 
@@ -33,24 +24,23 @@ class Curves(NamedTuple):
 
 
 def family_of(run_dir: Path) -> str:
-    cfg = json.loads((run_dir / "config.json").read_text())
-    if "agent" in cfg and "maze_size" in cfg:
-        return "MazeConfig"
-    if "dataset" in cfg and "decorrelation" in cfg:
-        return "CopiConfig"
-    if "val_tasks" in cfg and "stage_steps" in cfg:
-        return "BlurMetaConfig"
-    if "sigma0" in cfg and "n_support" in cfg:
-        return "BlurCmaConfig"
-    if "d_key" in cfg:
-        return "RememberConfig"
-    return "TrainConfig"
+    """The name of the config type a run directory was written from."""
+    from plastix.families import config_type_of
+
+    return config_type_of(json.loads((run_dir / "config.json").read_text())).__name__
+
+
+def curve_specs() -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    """Config type name → (curve file, x column candidates, headline metric candidates), from every family."""
+    from plastix.families import all_families
+
+    return {name: spec for family in all_families() for name, spec in family.curves.items()}
 
 
 def load_curves(run_dir: str | Path, family: str | None = None) -> Curves:
     run_dir = Path(run_dir)
     family = family or family_of(run_dir)
-    file, xs, heads = FAMILIES[family]
+    file, xs, heads = curve_specs()[family]
     frame = pd.read_parquet(run_dir / file)
     if "seed" not in frame:  # single-seed families: the config's seed
         frame = frame.assign(seed=int(json.loads((run_dir / "config.json").read_text()).get("seed", 0)))

@@ -130,31 +130,19 @@ def _numeric_finals(summary: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _rule_of(cfg) -> str:
-    """What is being trained: the team rule, the COPI weight rule and perturbation, the maze agent or
-    the memory model."""
-    if hasattr(cfg, "val_tasks") and hasattr(cfg, "stage_steps"):
-        return f"blur-gradient-k{cfg.k}"
-    if hasattr(cfg, "sigma0") and hasattr(cfg, "n_support"):
-        return f"blur-cmaes-k{cfg.k}"
-    if hasattr(cfg, "weight_rule"):
-        return f"{cfg.weight_rule}-{cfg.perturbation}"
-    return str(getattr(cfg, "rule", None) or getattr(cfg, "agent", None) or getattr(cfg, "model", ""))
-
-
 def make_record(planned, status: str, *, started: float, wall: float = math.nan, summary: dict | None = None,
                 error: str = "") -> dict[str, Any]:
+    from plastix.families import family_of
+
     cfg = planned.config
+    family = family_of(cfg)
     rec = {"run": cfg.name, "config_hash": cfg.digest(), "experiment": planned.experiment,
-           "family": type(cfg).__name__, "rule": _rule_of(cfg),
-           "task": getattr(cfg, "task_name", getattr(cfg, "dataset", getattr(cfg, "task", ""))),
+           "family": type(cfg).__name__, "rule": family.rule(cfg), "task": family.task(cfg),
            "seeds": getattr(cfg, "seeds", 1), "grid": json.dumps(planned.grid, sort_keys=True),
            "status": status, "wall_seconds": wall,
            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
            "finished": time.strftime("%Y-%m-%dT%H:%M:%S") if status != "running" else "",
            "host": socket.gethostname(), "error": error}
-    if not isinstance(rec["task"], str):  # RememberConfig.task is a TaskConfig
-        rec["task"] = "remember"
     if summary:
         rec.update(_numeric_finals(summary))
     return rec

@@ -35,25 +35,11 @@ class SweepError(Exception):
     """A sweep that cannot start (bad experiment, grid, Ray address or results directory)."""
 
 
-# family config class → (module, runner); every runner takes (cfg, out, progress=, resume=)
-RUNNERS = {
-    "TrainConfig": ("plastix.runner", "run"),
-    "CopiConfig": ("plastix.copi.runner", "run_copi"),
-    "MazeConfig": ("plastix.eprnn.run", "run_evolve"),
-    "RememberConfig": ("plastix.remember.run", "run_remember"),
-    "BlurCmaConfig": ("plastix.blur.run", "run_blur_cma"),
-    "BlurMetaConfig": ("plastix.blur.meta_run", "run_blur_meta"),
-}
-
-
 def run_config(cfg, out: Path, *, progress: bool, resume: bool):
-    """Run one config of any family with its own runner; returns the runner's ``RunResult``."""
-    import importlib
+    """Run one config of any family with its family's runner (:mod:`plastix.families`); returns its ``RunResult``."""
+    from plastix.families import family_of
 
-    if type(cfg).__name__ not in RUNNERS:
-        raise TypeError(f"no runner for {type(cfg).__name__}; known: {', '.join(RUNNERS)}")
-    module, name = RUNNERS[type(cfg).__name__]
-    return getattr(importlib.import_module(module), name)(cfg, out, progress=progress, resume=resume)
+    return family_of(cfg).run(cfg, out, progress=progress, resume=resume)
 
 
 def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool = False,
@@ -64,8 +50,11 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
     from plastix.runtime import configure
 
     configure()  # a Ray worker may be a fresh process: the same XLA settings and compile cache as here
+    from plastix.plugins import load_entry_points
+
+    load_entry_points()  # and the same installed extensions (a MODULE:NAME is resolved by validate)
     out_p = Path(out)
-    cfg = planned.config
+    cfg = planned.config.validate()  # in a fresh process this also imports a MODULE:NAME task or rule
     with run_lock(out_p, cfg.name):  # another sweep on the same directory waits here
         if resume and finished_run(cfg, out_p) is not None:  # planned configs are named: run_name is name
             old = {r["run"]: r for r in read_records(out_p)}.get(cfg.name)
@@ -99,8 +88,10 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
 def prepare(experiment: str, *, seeds: int = 0, grid: list[str] | tuple[str, ...] = ()) -> list[PlannedRun]:
     """The validated plan of a sweep (SweepError for an unknown experiment; ConfigError for a bad
     grid key or value)."""
+    from plastix import plugins
     from plastix.experiments import EXPERIMENTS
 
+    plugins.experiment(experiment)
     if experiment not in EXPERIMENTS:
         raise SweepError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
     base = EXPERIMENTS[experiment].config
