@@ -1,6 +1,7 @@
 # The two commands of the README: `make demo` and `make test`.
 # Both create .venv if missing. `make demo` installs plastix alone (what the demo needs); `make test`
-# also installs the test extras (pytest, Ray, Playwright, Box2D, TensorBoard). Each reinstalls when
+# also installs the test extras (pytest, Ray, Playwright, Box2D, TensorBoard, mkdocs); its tests build the
+# documentation site strictly (tests/test_docs.py). Each reinstalls when
 # pyproject.toml changes.
 PYTHON ?= python3
 VENV ?= .venv
@@ -34,4 +35,4 @@ bench: $(BASE)
 	$(PY) benchmarks/bench_reinforce.py
 
 clean:
-	rm -rf $(VENV) demo_runs runs .pytest_cache
+	rm -rf $(VENV) demo_runs runs site .pytest_cache

@@ -7,7 +7,7 @@ batch 1, ≈ 36,000 at batch 128, Weight Maximization in NumPy on one core of th
 (b) a NumPy Weight-Maximization loop shaped like the reference (per-sample raw updates, top-down,
 hand-written Adam per layer; spec §6) and (c) a leaner NumPy REINFORCE loop (batch-averaged outer
 products), both timed in this same process. The machine's speed drifts from day to day, so the
-same-run ratios are the ones to quote (README, "Benchmarks"). Medians of ``--repeats`` runs.
+same-run ratios are the ones to quote (docs/benchmarks.md). Medians of ``--repeats`` runs.
 
 With ``--reference-dir DIR`` (a clone of ``stephen-chung-mh/weight_max`` in ``DIR/weight_max``, made
 outside this repository) the real reference code is timed side by side, interleaved with plastix's
