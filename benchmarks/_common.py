@@ -16,7 +16,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 from plastix import TrainConfig, make_train  # noqa: E402
-from plastix.train import seed_keys  # noqa: E402
+from plastix.teams.train import seed_keys  # noqa: E402
 
 
 def machine_line(repeats: int) -> str:

@@ -37,7 +37,7 @@ def main() -> None:
     from plastix import TrainConfig
     from plastix.compare import comparison_table, markdown_table
     from plastix.plotting import plot_curves  # noqa: F401  (matplotlib backend set there)
-    from plastix.runner import atomic_write_bytes, load_run, run
+    from plastix.teams.runner import atomic_write_bytes, load_run, run
 
     runs = {}
     for rule in args.rules:

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 
 from plastix.nets import Bernoulli, Network, Softmax
-from plastix.oracles import gaussian_params
+from plastix.teams.oracles import gaussian_params
 
 NETS = {
     "3-2-1": Network(3, (Bernoulli(2), Bernoulli(1))),

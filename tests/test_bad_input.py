@@ -101,7 +101,7 @@ def test_memory_estimate_scales_and_the_check_reads_the_machine(monkeypatch):
     """The check is relative to the machine: the default configs pass, and the same config fails on a
     machine with too little memory (negative control for a check that could never fire)."""
     from plastix import TrainConfig
-    from plastix.config import ConfigError
+    from plastix.validation import ConfigError
     from plastix.remember.config import RememberConfig
     from plastix.runtime import check_memory
 

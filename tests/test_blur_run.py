@@ -10,7 +10,7 @@ from plastix.blur import load_genome
 from plastix.blur.config import BlurCmaConfig
 from plastix.blur.run import run_blur_cma
 from plastix.cli import main
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.experiments import get_experiment
 
 SMOKE = get_experiment("blur/smoke").config
@@ -173,7 +173,7 @@ def test_every_dataset_is_a_blur_dataset_with_one_validation():
     check knows each one's shape before loading it: mnist1d (1-D) only at its native size, CIFAR-10 per channel."""
     from plastix.blur.config import parse_transfer
     from plastix.blur.run import task_data
-    from plastix.config import ConfigError
+    from plastix.validation import ConfigError
     from plastix.datasets import DATASETS, SHAPES
 
     assert set(SHAPES) == set(DATASETS)

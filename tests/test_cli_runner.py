@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from plastix import TrainConfig
-from plastix import runner as runner_mod
+from plastix.teams import runner as runner_mod
 from plastix.cli import main
-from plastix.runner import load_run, run
+from plastix.teams.runner import load_run, run
 
 TINY = ["--bits", "6", "--hidden", "6", "4", "--steps", "40", "--batch", "4", "--seeds", "2",
         "--log-every", "4", "--no-progress"]

@@ -10,7 +10,7 @@ import pytest
 from plastix import TrainConfig, make_train
 from plastix.rules import RULES
 from plastix.tasks import TASKS
-from plastix.train import seed_keys
+from plastix.teams.train import seed_keys
 
 CASES = [(r, t, o) for r in RULES for t in TASKS
          for o in (("bernoulli", "softmax") if TASKS[t].action == "sign" else ("gaussian",))
@@ -77,7 +77,7 @@ def test_boltzmann_options_run_and_chunk_identically(options):
 
 
 def test_draw_block_is_a_divisor_within_budget():
-    from plastix.train import DRAW_BLOCK_SAMPLES, draw_block
+    from plastix.teams.train import DRAW_BLOCK_SAMPLES, draw_block
 
     for interval, batch in [(1000, 1), (1000, 128), (997, 1), (997, 128), (6, 3), (20000, 1), (4, 4096)]:
         d = draw_block(interval, batch)
@@ -110,7 +110,7 @@ def test_block_draws_equal_step_by_step_draws(sampler):
 def test_runs_do_not_depend_on_the_draw_block(monkeypatch):
     """A run drawing one step at a time and one drawing whole blocks ahead end equal (to float
     rounding: the compiled programs differ, the random draws do not); another seed does not."""
-    import plastix.train as T
+    import plastix.teams.train as T
 
     cfg = dataclasses.replace(tiny("weight_max", "multiplexer", "bernoulli"), steps=60, log_every=20, batch=2)
     keys = seed_keys(cfg)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.copi.config import METHODS, CopiConfig
 from plastix.copi.runner import run_copi
 from plastix.copi.train import make_trainer

@@ -87,8 +87,8 @@ def test_resume_gives_identical_metrics(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args,needle", [
     (["copi", "--dataset", "imagenet"], "--dataset: unknown value 'imagenet'; allowed: digits"),
     (["copi", "--dataset", "cifar10"], "--data-dir: dataset 'cifar10' is read from a directory"),
-    (["copi", "--eta", "0"], "--eta: must be a finite number > 0"),
-    (["copi", "--hidden", "500", "0"], "--hidden: needs at least one layer"),
+    (["copi", "--eta", "0"], "--eta: must be finite and > 0"),
+    (["copi", "--hidden", "500", "0"], "--hidden: widths must be ≥ 1, at least one layer"),
     (["copi", "--perturbation", "dfa"], "--perturbation: unknown value 'dfa'; allowed: bp, fa"),
     (["copi", "--dataset", "mnist", "--data-dir", "NOWHERE"], "no such directory"),
     (["run", "copi/cifar10/copi-bp"], "--data-dir"),

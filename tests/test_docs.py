@@ -33,7 +33,7 @@ def test_the_site_builds_strictly_with_every_page(tmp_path):
     for command in ("train", "run", "sweep", "evolve-maze", "remember"):
         assert f"usage: plastix {command}" in cli  # generated from the code at build time
     api = (tmp_path / "site" / "api" / "index.html").read_text()
-    for name in ("plastix.families.Family", "plastix.plugins", "plastix.config.TrainConfig"):
+    for name in ("plastix.families.Family", "plastix.plugins", "plastix.teams.config.TrainConfig"):
         assert name in api, name
 
 

@@ -13,7 +13,7 @@ import pytest
 import oracle_eprnn as ora
 from plastix.eprnn.agent import (PlasticRNN, RecurrentNet, flat_genome, make_agent, n_params, policy,
                                  unflat_genome)
-from plastix.eprnn.es import Wang2022SepCMA, check_fitness, curriculum_restart, make_strategy
+from plastix.evolution import Wang2022SepCMA, check_fitness, curriculum_restart, make_strategy
 from plastix.eprnn.genotype import RELEASED, STORED_MAZES, bundled, load_genotype, save_genotype
 from plastix.eprnn.lifetime import Lifetime, evaluate, run_lifetime
 from plastix.eprnn.maze import Maze, MazeEnv, MazeState, load_mazes, sample_maze, sample_mazes, shortest_path

@@ -120,7 +120,7 @@ def test_restart_every_is_the_chain_of_warm_started_stages(tmp_path):
     ({"warm_start": "nowhere"}, "has no strategy.pkl"),
 ])
 def test_warm_start_bad_input(tmp_path, change, msg):
-    from plastix.config import ConfigError
+    from plastix.validation import ConfigError
 
     first = run_evolve(MazeConfig(**{**SMALL.to_dict(), "generations": 1, "eval_every": 1}), tmp_path,
                        progress=False)

@@ -10,7 +10,7 @@ import pytest
 
 import plastix
 from plastix.cli import main
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.experiments import EXPERIMENTS, SUITES
 from plastix.families import FAMILIES, Budget, Family, all_families, config_type_of, family_of, get_family
 
@@ -19,7 +19,7 @@ def test_every_experiment_and_suite_has_exactly_one_family():
     configs = [t for f in all_families() for t in f.configs]
     assert len(configs) == len(set(configs))  # a config type belongs to one family
     for name, exp in EXPERIMENTS.items():
-        assert type(exp.config) in exp.family.configs, name
+        assert type(exp.config) in family_of(exp.config).configs, name
     for name, members in SUITES.items():
         families = {family_of(EXPERIMENTS[m].config).name for m in members}
         assert len(families) == 1 and get_family(families.pop()).suite is not None, name
@@ -52,7 +52,7 @@ REFUSED = [
 def test_budget_options_a_family_does_not_take_are_refused_by_name(name, budget, message):
     exp = EXPERIMENTS[name]
     with pytest.raises(ConfigError, match=message):
-        exp.family.budget(name, exp.config, budget)
+        family_of(exp.config).budget(name, exp.config, budget)
 
 
 @pytest.mark.parametrize("name,budget,field,value", [
@@ -65,9 +65,9 @@ def test_budget_options_a_family_does_not_take_are_refused_by_name(name, budget,
 ])
 def test_budget_options_map_onto_the_config(name, budget, field, value):
     exp = EXPERIMENTS[name]
-    cfg = exp.family.budget(name, exp.config, budget)
+    cfg = family_of(exp.config).budget(name, exp.config, budget)
     assert getattr(cfg, field) == value and type(cfg) is type(exp.config)
-    assert exp.family.budget(name, exp.config, Budget()) == exp.config  # nothing given: the experiment's
+    assert family_of(exp.config).budget(name, exp.config, Budget()) == exp.config  # nothing given: the experiment's
 
 
 def test_a_run_directory_config_is_recognised_by_its_fields():
@@ -103,7 +103,7 @@ def test_a_new_family_is_one_module_and_one_registry_line(tmp_path, monkeypatch,
     (tmp_path / "toyfam.py").write_text('''
 import dataclasses, json
 from pathlib import Path
-from plastix.config import ConfigIO
+from plastix.validation import ConfigIO
 from plastix.families import Budget, Family
 from plastix.rundir import RunResult
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from plastix.nets import Bernoulli, Boltzmann, Network, Recurrent
-from plastix.oracles import (enumerate_configurations, exact_gradient, expected_reward, expected_update,
+from plastix.teams.oracles import (enumerate_configurations, exact_gradient, expected_reward, expected_update,
                              gaussian_params, max_relative_error, monte_carlo_update)
 from plastix.random import hash_sampler
 from plastix.rules import Rule, reinforce, score_grads

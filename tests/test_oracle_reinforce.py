@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from oracle_nets import NETS, setup
-from plastix.oracles import exact_gradient, expected_update, max_relative_error, monte_carlo_update
+from plastix.teams.oracles import exact_gradient, expected_update, max_relative_error, monte_carlo_update
 from plastix.rules import Rule, reinforce
 
 def biased_reinforce() -> Rule:

@@ -17,7 +17,7 @@ from oracle_nets import NETS, setup
 
 from plastix.nets import Bernoulli, Network
 from plastix.optim import make_optimizer
-from plastix.oracles import cosine, exact_gradient, expected_update, gaussian_params, max_relative_error
+from plastix.teams.oracles import cosine, exact_gradient, expected_update, gaussian_params, max_relative_error
 from plastix.random import hash_sampler
 from plastix.rules import reinforce, ste, uwm, weight_max
 
@@ -123,8 +123,8 @@ def test_weight_max_signal_uses_post_adam_weights_per_sample():
 
 def test_exact_alignment_diagnostic_separates_unbiased_from_biased_rules():
     """The logged diagnostic: 1 for unbiased rules (REINFORCE, UWM), measurably < 1 for WM."""
-    from plastix.alignment import all_multiplexer_inputs, exact_alignment
-    from plastix.oracles import gaussian_params as gp
+    from plastix.teams.alignment import all_multiplexer_inputs, exact_alignment
+    from plastix.teams.oracles import gaussian_params as gp
     from plastix.tasks import multiplexer
 
     with jax.enable_x64(True):

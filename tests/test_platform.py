@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 
 from plastix.cli import main
-from plastix.config import ConfigError, TrainConfig
+from plastix.teams.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.config import MazeConfig
 from plastix.platform import report
 from plastix.platform.grid import parse_grid, plan
 from plastix.platform.store import load_index
 from plastix.platform.sweep import prepare, sweep
-from plastix.runner import run
+from plastix.teams.runner import run
 
 EXP = "demo/reinforce-multiplexer11"
 # a tiny version of the demo experiment: 6-bit multiplexer, 2 learning-rate settings

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.remember.baselines import FastWeights, FWState, outer_product_error, outer_product_recall
 from plastix.remember.config import RememberConfig
 from plastix.remember.substrate import State, Substrate, SubstrateConfig

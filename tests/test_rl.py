@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from plastix.config import ConfigError, TrainConfig
+from plastix.teams.config import ConfigError, TrainConfig
 from plastix.nets import stochastic_mlp
 from plastix.optim import make_optimizer
 from plastix.random import hash_sampler
@@ -52,7 +52,7 @@ def test_with_traces_equals_slow_loop():
 @pytest.mark.parametrize("name", ["reinforce", "uwm", "ste", "map_prop", "backprop", "boltzmann", "weight_max"])
 def test_rules_are_signal_linear_except_weight_max(name):
     """The trace wrapper needs g(δ) = δ·g(1); WM (post-step weights in its hidden rewards) is the exception."""
-    from plastix.train import build_network
+    from plastix.teams.train import build_network
 
     cfg = TrainConfig(task="cartpole", rule=name, hidden=(5, 4), sigma2=(0.3,), lateral_lr=1e-3)
     net = build_network(cfg, 4, 2, "softmax")
@@ -208,7 +208,7 @@ def test_gym_adapter_lunarlander_is_reproducible():
 
 def test_run_rl_publishes_run_directory_and_cli_rejects_bad_rl_input(tmp_path, capsys):
     from plastix.cli import main
-    from plastix.runner import run
+    from plastix.teams.runner import run
 
     res = run(_small(episodes=2, seeds=2), tmp_path, progress=False)
     assert {p.name for p in res.path.iterdir()} == {"config.json", "metrics.parquet", "summary.json", "curve.png"}

@@ -88,7 +88,7 @@ def test_parity_targets_match_a_python_count_and_flip_with_any_bit():
 
 def test_parity_config_names_and_bounds():
     from plastix import TrainConfig
-    from plastix.config import ConfigError
+    from plastix.validation import ConfigError
 
     cfg = TrainConfig(task="parity", bits=6, rule="weight_max", seeds=3).validate()
     assert cfg.task_name == "parity6" and cfg.run_name.startswith("parity6-weight_max-")
@@ -105,7 +105,7 @@ def test_supervised_bound_learns_parity6_where_backprop_stalls(tmp_path):
     """The ceiling reaches 1.00 on 6-bit parity in 60k samples (3 seeds); the REINFORCE-output backprop
     baseline, same network and budget, does not (it stalls near 42/64 = 0.656)."""
     from plastix import TrainConfig
-    from plastix.runner import run
+    from plastix.teams.runner import run
 
     base = TrainConfig(task="parity", bits=6, hidden=(64, 32), steps=60_000, seeds=3, log_every=600)
     sup = run(dataclasses.replace(base, rule="backprop_supervised"), tmp_path, progress=False).summary

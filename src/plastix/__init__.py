@@ -2,8 +2,8 @@
 
 __version__ = "0.1.0"
 
-from plastix.config import ConfigError as ConfigError
-from plastix.config import TrainConfig as TrainConfig
-from plastix.train import Trainer as Trainer
-from plastix.train import TrainState as TrainState
-from plastix.train import make_train as make_train
+from plastix.teams.config import ConfigError as ConfigError
+from plastix.teams.config import TrainConfig as TrainConfig
+from plastix.teams.train import Trainer as Trainer
+from plastix.teams.train import TrainState as TrainState
+from plastix.teams.train import make_train as make_train

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import tyro
 
-from plastix.config import ConfigError, TrainConfig
+from plastix.teams.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.cli import eval_maze, evolve_maze, maze_set
 from plastix.remember.cli import remember
@@ -41,7 +41,7 @@ def train(
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
-    from plastix.runner import run
+    from plastix.teams.runner import run
 
     cfg.validate()
     check_out_dir(out)
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     warnings.showwarning = _one_line_warning
-    from plastix.plugins import load_entry_points
+    from plastix.experiments import load_entry_points
 
     load_entry_points()  # installed packages' tasks, rules, environments and experiments
     args = list(sys.argv[1:] if argv is None else argv)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from plastix.plotting import metric_range, plot_curves
-from plastix.runner import atomic_write_bytes, load_run
+from plastix.teams.runner import atomic_write_bytes, load_run
 
 
 def comparison_table(runs: dict[str, tuple]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from plastix.compare import compare
 from plastix.experiments import get_experiment
-from plastix.runner import RunResult, run
+from plastix.teams.runner import RunResult, run
 
 DEMO_EXPERIMENTS = ("demo/reinforce-multiplexer11", "demo/backprop-multiplexer11")
 

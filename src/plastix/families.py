@@ -11,7 +11,7 @@ A family is a subpackage with a module ``family.py`` that defines ``FAMILY``, a 
 * ``report(result)``: prints one paragraph summarising a finished run;
 * ``budget(name, cfg, Budget) -> cfg``: the experiment's config with the generic budget options of
   ``plastix run`` applied (``--seeds``, ``--steps``, ``--episodes``, ``--epochs``, ``--generations``,
-  ``--data-dir``); an option the family does not take is a :class:`~plastix.config.ConfigError`
+  ``--data-dir``); an option the family does not take is a :class:`~plastix.validation.ConfigError`
   naming it and the one to use instead;
 * ``suite(suite, members, budget, out, progress)``: runs a suite's members and writes their
   comparison (``None`` if the family has no suites);
@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 
 C = TypeVar("C")
 
@@ -90,16 +90,15 @@ class Family(Generic[C]):
     suite: Callable[[str, tuple[str, ...], Budget, Path, bool], None] | None = None
 
 
-def run_members(family: Family, members: tuple[str, ...], b: Budget, out: Path, progress: bool,
+def run_members(family: Family, members: dict[str, Any], b: Budget, out: Path, progress: bool,
                 run: Callable[..., Any] | None = None) -> list[Any]:
-    """A suite's members run one after another with the budget applied (all validated before the first
-    runs), each reported; their ``RunResult`` s. ``run(cfg, out, progress=)`` replaces ``family.run``."""
-    from plastix.experiments import get_experiment
-
-    cfgs = [family.budget(m, get_experiment(m).config, b) for m in members]
+    """A suite's members (name → experiment) run one after another with the budget applied (all
+    validated before the first runs), each reported; their ``RunResult`` s. ``run(cfg, out, progress=)``
+    replaces ``family.run``."""
+    cfgs = {name: family.budget(name, exp.config, b) for name, exp in members.items()}
     results = []
-    for m, cfg in zip(members, cfgs):
-        print(f"{m}: {get_experiment(m).description}")
+    for name, cfg in cfgs.items():
+        print(f"{name}: {members[name].description}")
         res = run(cfg, out, progress=progress) if run else family.run(cfg, out, progress=progress)
         family.report(res)
         results.append(res)

@@ -14,7 +14,7 @@ function of no arguments returning it. What it must be:
 The object is registered under the path itself (``TASKS["mytasks:parity6"]`` …), so everything
 downstream (configs, run directories, sweeps' worker processes, which resolve it again) treats it
 like a built-in entry. A bad path or an object of the wrong kind is a
-:class:`~plastix.config.ConfigError`: one line, exit code 2.
+:class:`~plastix.validation.ConfigError`: one line, exit code 2.
 
 Installed packages can instead declare entry points in the groups ``plastix.tasks``,
 ``plastix.rules``, ``plastix.envs`` and ``plastix.experiments`` (entry-point name → object, or a
@@ -30,12 +30,10 @@ import functools
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
-from plastix.config import ConfigError
-
-GROUPS = ("plastix.tasks", "plastix.rules", "plastix.envs", "plastix.experiments")
-
+from plastix.validation import ConfigError
 
 class PluginError(ConfigError):
     """A bad ``MODULE:NAME`` or entry point; ``field`` is the option it was given to (None: the
@@ -76,7 +74,7 @@ def load_object(path: str, field: str | None) -> Any:
         raise PluginError(field, f"{path}: module {module_name} has no {attr!r}") from None
 
 
-def _of_kind(obj: Any, kinds: tuple[type, ...], where: str, field: str | None) -> Any:
+def of_kind(obj: Any, kinds: tuple[type, ...], where: str, field: str | None) -> Any:
     """``obj`` if it is one of ``kinds``, else what it returns when called with no arguments."""
     if not isinstance(obj, kinds) and callable(obj) and not isinstance(obj, type):
         try:
@@ -90,11 +88,11 @@ def _of_kind(obj: Any, kinds: tuple[type, ...], where: str, field: str | None) -
     return obj
 
 
-def _register_task(name: str, obj: Any, where: str, field: str = "task") -> None:
+def _register_task(name: str, obj: Any, where: str, field: str | None = "task") -> None:
     from plastix.envs import ENVS, EnvSpec
     from plastix.tasks import TASKS, Task, TaskSpec
 
-    obj = _of_kind(obj, (Task, TaskSpec, EnvSpec), where, field)
+    obj = of_kind(obj, (Task, TaskSpec, EnvSpec), where, field)
     if isinstance(obj, EnvSpec):
         ENVS[name] = obj
     elif isinstance(obj, TaskSpec):
@@ -104,16 +102,10 @@ def _register_task(name: str, obj: Any, where: str, field: str = "task") -> None
                                lambda cfg, task=obj: task.name, obj.action)
 
 
-def _register_rule(name: str, obj: Any, where: str, field: str = "rule") -> None:
+def _register_rule(name: str, obj: Any, where: str, field: str | None = "rule") -> None:
     from plastix.rules import RULES, RuleSpec
 
-    RULES[name] = _of_kind(obj, (RuleSpec,), where, field)
-
-
-def _register_experiment(name: str, obj: Any, where: str, field: str | None = None) -> None:
-    from plastix.experiments import EXPERIMENTS, Experiment
-
-    EXPERIMENTS[name] = _of_kind(obj, (Experiment,), where, field)
+    RULES[name] = of_kind(obj, (RuleSpec,), where, field)
 
 
 def task(name: str) -> None:
@@ -133,17 +125,19 @@ def rule(name: str) -> None:
         _register_rule(name, load_object(name, "rule"), name)
 
 
-def experiment(name: str) -> None:
-    """Register the experiment ``MODULE:NAME`` if it is a path not yet registered (and its config's
-    task and rule, if they are paths too)."""
-    from plastix.experiments import EXPERIMENTS
+# entry-point group → (the registry its names join, how an object is checked and registered); the
+# experiments module adds its own group when it is imported (it sits above this module)
+GROUPS: dict[str, tuple[dict, Callable[[str, Any, str, str | None], None]]] = {}
 
-    if is_path(name) and name not in EXPERIMENTS:
-        _register_experiment(name, load_object(name, None), f"experiment {name}")
-    if name in EXPERIMENTS:
-        cfg = EXPERIMENTS[name].config
-        task(getattr(cfg, "task", "") if isinstance(getattr(cfg, "task", ""), str) else "")
-        rule(getattr(cfg, "rule", "") if isinstance(getattr(cfg, "rule", ""), str) else "")
+
+def _builtin_groups() -> None:
+    from plastix.envs import ENVS
+    from plastix.rules import RULES
+    from plastix.tasks import TASKS
+
+    GROUPS.setdefault("plastix.tasks", (TASKS, _register_task))
+    GROUPS.setdefault("plastix.envs", (ENVS, _register_task))
+    GROUPS.setdefault("plastix.rules", (RULES, _register_rule))
 
 
 @functools.cache
@@ -153,26 +147,18 @@ def load_entry_points() -> tuple[str, ...]:
     import warnings
     from importlib.metadata import entry_points
 
-    from plastix.envs import ENVS
-    from plastix.experiments import EXPERIMENTS
-    from plastix.rules import RULES
-    from plastix.tasks import TASKS
-
-    register = {"plastix.tasks": (_register_task, TASKS, "task"), "plastix.envs": (_register_task, ENVS, "task"),
-                "plastix.rules": (_register_rule, RULES, "rule"),
-                "plastix.experiments": (_register_experiment, EXPERIMENTS, None)}
+    _builtin_groups()
     loaded = []
-    for group in GROUPS:
-        fn, registry, field = register[group]
+    for group, (registry, register) in GROUPS.items():
         for ep in entry_points(group=group):
+            where = f"entry point {group}:{ep.name} ({ep.value})"
             if ep.name in registry:
-                warnings.warn(f"entry point {group}:{ep.name} ({ep.value}) is ignored: {ep.name!r} is built in",
-                              stacklevel=2)
+                warnings.warn(f"{where} is ignored: {ep.name!r} is built in", stacklevel=2)
                 continue
             try:
-                fn(ep.name, ep.load(), f"entry point {group}:{ep.name} ({ep.value})", field)
+                register(ep.name, ep.load(), where, None)
             except Exception as e:
-                warnings.warn(f"entry point {group}:{ep.name} ({ep.value}) is ignored: {e}", stacklevel=2)
+                warnings.warn(f"{where} is ignored: {e}", stacklevel=2)
                 continue
             loaded.append(f"{group}:{ep.name}")
     return tuple(loaded)

@@ -82,7 +82,7 @@ def check_memory(estimate: int, field: str, what: str, fraction: float = 0.8) ->
 
     Called before any compilation, so an impossible size fails in a second with one line instead of
     hanging in the allocator or dying with ``RESOURCE_EXHAUSTED`` minutes later."""
-    from plastix.config import ConfigError
+    from plastix.validation import ConfigError
 
     total = machine_memory()
     if estimate > fraction * total:

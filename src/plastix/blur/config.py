@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from plastix.blur.network import BlurNet
-from plastix.config import ConfigError, ConfigIO, _choice, _positive
+from plastix.validation import ConfigError, ConfigIO, at_least, choice, finite, widths
 from plastix.datasets import DATASETS, resize_allowed
 INITS = ("random", "backprop")
 
@@ -73,23 +73,20 @@ class BlurCmaConfig(BlurNetOptions):
 
     def validate(self) -> "BlurCmaConfig":
         """:class:`ConfigError` naming the field and the allowed values if the config cannot run."""
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("init", self.init, INITS)
+        choice("dataset", self.dataset, DATASETS)
+        choice("init", self.init, INITS)
         if self.k < 2:
             raise ConfigError("k", f"k={self.k}: BLUR needs ≥ 2 states (state 2 carries the feedback)")
         if self.init == "backprop" and self.k != 2:
             raise ConfigError("init", "the backprop genome is defined for k = 2")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError("hidden", "give ≥ 1 hidden width, each ≥ 1")
+        widths("hidden", self.hidden, allow_empty=False)
         for f in ("population", "generations", "n_support", "n_query", "batch", "eval_every", "eval_draws",
                   "curve_steps"):
-            _positive(f, getattr(self, f))
+            at_least(f, getattr(self, f), 1)
         if self.population < 4:
             raise ConfigError("population", "CMA-ES needs a population of ≥ 4")
-        if not (self.sigma0 > 0 and self.sigma0 < float("inf")):
-            raise ConfigError("sigma0", "must be finite and > 0")
-        if self.side < 0:
-            raise ConfigError("side", "must be ≥ 0 (0 keeps the native size)")
+        finite("sigma0", self.sigma0, above=0)
+        at_least("side", self.side, 0, " (0 keeps the native size)")
         why = resize_allowed(self.dataset, self.side)
         if why:
             raise ConfigError("side", f"side={self.side}: {why}")
@@ -206,17 +203,13 @@ class BlurMetaConfig(BlurNetOptions):
                                            "(blob5x1 has 5 classes, the others 2)")
         if self.k < 2:
             raise ConfigError("k", f"k={self.k}: BLUR needs ≥ 2 states (state 2 carries the feedback)")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError("hidden", "give ≥ 1 hidden width, each ≥ 1")
+        widths("hidden", self.hidden, allow_empty=False)
         for f in ("genomes", "batch", "replicas", "unroll", "stages", "stage_steps", "log_every", "val_draws",
                   "curve_steps"):
-            _positive(f, getattr(self, f))
-        if self.unroll_step < 0:
-            raise ConfigError("unroll_step", "must be ≥ 0")
+            at_least(f, getattr(self, f), 1)
+        at_least("unroll_step", self.unroll_step, 0)
         if self.stage_steps % self.log_every:
             raise ConfigError("log_every", f"must divide --stage-steps ({self.stage_steps})")
         for f in ("lr", "clip"):
-            v = getattr(self, f)
-            if not (v > 0 and v < float("inf")):
-                raise ConfigError(f, "must be finite and > 0")
+            finite(f, getattr(self, f), above=0)
         return self

@@ -1,4 +1,5 @@
-"""Meta-training BLUR genomes by CMA-ES (spec blur.md §5.2), with evosax's CMA-ES (ask/tell).
+"""Meta-training BLUR genomes by CMA-ES (Sandler et al. 2021, §5.2), with evosax's CMA-ES behind
+plastix's one ask/tell interface (:mod:`plastix.evolution`, shared with the maze family).
 
 The search vector is the flattened genome: the core ``4k² + 4`` numbers, plus the normalisation
 scales/shifts when the network normalises, the Oja multiplier when Oja is on, the synapse rescale ρ
@@ -19,6 +20,7 @@ import jax.numpy as jnp
 
 from plastix.blur.genome import CORE, Genome
 from plastix.blur.network import BlurNet, init_synapses, inner_step, predict
+from plastix.evolution import make_strategy
 from plastix.types import Array
 
 
@@ -68,37 +70,24 @@ class CmaRun(NamedTuple):
 
 def make_cmaes(net: BlurNet, sample: Callable, template: Genome, population: int = 80, sigma0: float = 0.5,
                n_support: int = 15, n_query: int = 20, batch: int = 128) -> CmaRun:
-    """CMA-ES over genomes of the shape of ``template``; see the module docstring."""
-    from evosax.algorithms import CMA_ES
-
+    """CMA-ES (evosax's, through :mod:`plastix.evolution`) over genomes of the shape of ``template``;
+    see the module docstring."""
     fields = searched_fields(net)
-    x0 = to_vector(template, fields)
-    es = CMA_ES(population_size=population, solution=x0)
-    params = es.default_params.replace(std_init=sigma0)
+    es = make_strategy("cma_es", population, (int(to_vector(template, fields).size),), sigma0=sigma0)
 
     def fitness(v, key):
         return accuracy_after(net, from_vector(v, template, fields), key, sample, n_support, n_query, batch)
 
-    def init(key, mean: Genome):
-        with jax.numpy_rank_promotion("allow"):  # evosax relies on implicit rank promotion
-            return es.init(key, to_vector(mean, fields), params)
-
     def generations(state, key, n: int):
         def gen(st, k):
             k_ask, k_fit, k_tell = jax.random.split(k, 3)
-            with jax.numpy_rank_promotion("allow"):  # evosax relies on implicit rank promotion
-                xs, st = es.ask(k_ask, st, params)
+            xs, st = es.ask(k_ask, st)
             fit = jax.vmap(fitness, (0, None))(xs, k_fit)  # the same tasks for every member: a fair ranking
-            with jax.numpy_rank_promotion("allow"):
-                st, _ = es.tell(k_tell, xs, -fit, st, params)
-            return st, (-st.best_fitness, jnp.mean(fit))
+            st = es.tell(xs, fit, st, k_tell)
+            return st, (es.best(st)[1], jnp.mean(fit))
 
         return jax.lax.scan(gen, state, jax.random.split(key, n))
 
-    def mean_genome(st):
-        with jax.numpy_rank_promotion("allow"):
-            return from_vector(es.get_mean(st), template, fields)
-
-    return CmaRun(init, generations, mean_genome,
-                  lambda st: from_vector(st.best_solution, template, fields))
-
+    return CmaRun(lambda key, mean: es.init(key, to_vector(mean, fields)), generations,
+                  lambda st: from_vector(es.mean(st), template, fields),
+                  lambda st: from_vector(es.best(st)[0], template, fields))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from plastix.blur.config import BlurCmaConfig, BlurMetaConfig
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.families import Budget, Family
 
 

@@ -38,7 +38,7 @@ from plastix.blur.meta import MetaState, make_meta_step, meta_optimizer
 from plastix.blur.network import BlurNet
 from plastix.blur.run import accuracy_after_steps, image_task, learner_curve_jit
 from plastix.blur.tasks import TOY_TASKS, mix_samplers
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.rundir import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)
 

@@ -37,7 +37,7 @@ from plastix.blur.evolve import make_cmaes
 from plastix.blur.genome import backprop_genome, random_genome, save_genome
 from plastix.blur.network import BlurNet, init_synapses, inner_step, predict
 from plastix.blur.tasks import dataset_sampler, resize_images, select_classes
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.types import Array
 from plastix.rundir import (RunResult, atomic_write_bytes, chunk_guard, open_partial, progress_bar,
                             publish_dir)

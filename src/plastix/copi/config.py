@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 from typing import Any
 
-from plastix.config import ConfigError, ConfigIO, _choice
+from plastix.validation import ConfigError, ConfigIO, at_least, choice, finite, widths
 from plastix.datasets import DATASETS, FROM_DIR
 from plastix.rules.copi import DECORRELATIONS, PERTURBATIONS, WEIGHT_RULES
 
@@ -78,29 +77,23 @@ class CopiConfig(ConfigIO):
     def validate(self) -> "CopiConfig":
         """:class:`ConfigError` naming the field and the allowed values if the config cannot run;
         a ``UserWarning`` for legal but questionable combinations. Returns ``self``."""
-        _choice("dataset", self.dataset, DATASETS)
+        choice("dataset", self.dataset, DATASETS)
         if self.dataset in FROM_DIR and not self.data_dir:
             raise ConfigError("data_dir", f"dataset {self.dataset!r} is read from a directory (no downloads); "
                               "pass --data-dir, or use a bundled dataset: digits, mnist5k, mnist1d")
-        _choice("weight_rule", self.weight_rule, WEIGHT_RULES)
-        _choice("perturbation", self.perturbation, PERTURBATIONS)
-        _choice("decorrelation", self.decorrelation, DECORRELATIONS)
-        _choice("optimizer", self.optimizer, COPI_OPTIMIZERS)
-        _choice("divergence_policy", self.divergence_policy, DIVERGENCE_POLICIES)
-        _choice("dtype", self.dtype, DTYPES)
+        choice("weight_rule", self.weight_rule, WEIGHT_RULES)
+        choice("perturbation", self.perturbation, PERTURBATIONS)
+        choice("decorrelation", self.decorrelation, DECORRELATIONS)
+        choice("optimizer", self.optimizer, COPI_OPTIMIZERS)
+        choice("divergence_policy", self.divergence_policy, DIVERGENCE_POLICIES)
+        choice("dtype", self.dtype, DTYPES)
         for field in ("loss_multiplier", "eta", "adam_lr", "activation_slope"):
-            v = getattr(self, field)
-            if not (math.isfinite(v) and v > 0):
-                raise ConfigError(field, f"must be a finite number > 0, got {v}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError("hidden", f"needs at least one layer, every width ≥ 1; got {list(self.hidden)}")
-        if self.warmup_r_epochs < 0:
-            raise ConfigError("warmup_r_epochs", f"must be ≥ 0, got {self.warmup_r_epochs}")
+            finite(field, getattr(self, field), above=0)
+        widths("hidden", self.hidden, allow_empty=False)
+        at_least("warmup_r_epochs", self.warmup_r_epochs, 0)
         for field in ("batch_size", "epochs", "seeds"):
-            if getattr(self, field) < 1:
-                raise ConfigError(field, f"must be ≥ 1, got {getattr(self, field)}")
-        if self.seed < 0:
-            raise ConfigError("seed", f"must be ≥ 0, got {self.seed}")
+            at_least(field, getattr(self, field), 1)
+        at_least("seed", self.seed, 0)
         if self.weight_rule == "copi" and self.decorrelation == "none":
             warnings.warn("weight_rule=copi with decorrelation=none is not the paper's method "
                           "(COPI infers weights under decorrelated inputs)", UserWarning, stacklevel=2)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.copi.config import CopiConfig
 from plastix.families import Budget, Family, run_members
 
@@ -56,7 +56,7 @@ def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: 
     from plastix.copi.report import write_comparison
     from plastix.experiments import get_experiment
 
-    results = run_members(FAMILY, members, b, out, progress)
+    results = run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress)
     dirs = [res.path for res in results]
     labels = [METHOD_LABELS[m.rsplit("/", 1)[1]] for m in members]
     first = budget(members[0], get_experiment(members[0]).config, b)

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.copi.config import CopiConfig
 from plastix.copi.train import make_trainer
 from plastix.datasets import Dataset, load

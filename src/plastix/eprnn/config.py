@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from plastix.config import ConfigError, ConfigIO, _choice
+from plastix.validation import ConfigError, ConfigIO, at_least, between, choice, finite
 from plastix.eprnn.agent import AGENTS
-from plastix.eprnn.es import STRATEGIES
+from plastix.evolution import STRATEGIES
 
 WEIGHTINGS = ("paper", "hard")
 STRATEGY_FILE = "strategy.pkl"  # a finished run's final strategy state (what warm_start reads)
@@ -72,25 +72,21 @@ class MazeConfig(ConfigIO):
 
     def validate(self) -> "MazeConfig":
         """:class:`ConfigError` naming the field and the allowed values if the config cannot run."""
-        _choice("agent", self.agent, tuple(AGENTS))
-        _choice("strategy", self.strategy, STRATEGIES)
-        _choice("weighting", self.weighting, WEIGHTINGS)
+        choice("agent", self.agent, tuple(AGENTS))
+        choice("strategy", self.strategy, STRATEGIES)
+        choice("weighting", self.weighting, WEIGHTINGS)
         if self.maze_size < 7 or self.maze_size % 2 == 0:
             raise ConfigError("maze_size", f"{self.maze_size}; allowed: odd sizes ≥ 7 (the paper's: 9, 15, 21)")
-        if not 0.0 <= self.crowd <= 1.0:
-            raise ConfigError("crowd", f"{self.crowd}; allowed: 0 to 1")
-        if self.popsize < 2:
-            raise ConfigError("popsize", f"{self.popsize}; allowed: ≥ 2")
+        between("crowd", self.crowd, 0, 1)
+        at_least("popsize", self.popsize, 2)
         if self.strategy == "open_es" and self.popsize % 2:
             raise ConfigError("popsize", f"{self.popsize}; open_es needs an even population (antithetic pairs)")
         if not 0 <= self.elite <= self.popsize:
             raise ConfigError("elite", f"{self.elite}; allowed: 0 (= P/2) to {self.popsize}")
-        if not self.sigma0 > 0:
-            raise ConfigError("sigma0", f"{self.sigma0}; allowed: > 0")
+        finite("sigma0", self.sigma0, above=0)
         if self.obs_sign not in (1.0, -1.0):
             raise ConfigError("obs_sign", f"{self.obs_sign}; allowed: 1 (metagym 0.1) or -1 (metagym 0.2)")
-        if self.restart_every < 0:
-            raise ConfigError("restart_every", f"{self.restart_every}; allowed: 0 (never) or ≥ 1 generations")
+        at_least("restart_every", self.restart_every, 0, " (0 = never)")
         for field in ("restart_every", "warm_start"):
             if getattr(self, field) and self.strategy != "wang2022_sep_cma":
                 raise ConfigError(field, f"needs strategy wang2022_sep_cma (the paper's curriculum restart), "
@@ -99,6 +95,5 @@ class MazeConfig(ConfigIO):
             raise ConfigError("warm_start", f"{self.warm_start!r} has no {STRATEGY_FILE}; allowed: the directory of a "
                                             f"finished wang2022_sep_cma maze run")
         for f in ("mazes", "sub_iterations", "generations", "eval_every", "eval_mazes", "checkpoint_every"):
-            if getattr(self, f) < 1:
-                raise ConfigError(f, f"{getattr(self, f)}; allowed: ≥ 1")
+            at_least(f, getattr(self, f), 1)
         return self

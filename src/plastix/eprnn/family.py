@@ -34,9 +34,10 @@ def budget(name: str, cfg: MazeConfig, b: Budget) -> MazeConfig:
 
 def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool) -> None:
     """Every agent of a maze suite, then one table of their meta-test success."""
+    from plastix.experiments import get_experiment
     from plastix.eprnn.cli import write_maze_table
 
-    runs = [res.path for res in run_members(FAMILY, members, b, out, progress)]
+    runs = [res.path for res in run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress)]
     print(write_maze_table(runs, Path(out) / f"{suite.replace('/', '-')}-comparison"))
 
 

@@ -38,10 +38,10 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.eprnn.agent import flat_genome, make_agent, unflat_genome
 from plastix.eprnn.config import STRATEGY_FILE, MazeConfig
-from plastix.eprnn.es import SepCMAState, check_fitness, curriculum_restart, make_strategy
+from plastix.evolution import SepCMAState, check_fitness, curriculum_restart, make_strategy
 from plastix.eprnn.genotype import STORED_MAZES, bundled, save_genotype
 from plastix.eprnn.lifetime import HARD_WEIGHTS, PAPER_WEIGHTS, EpisodeStats, Lifetime, evaluate, fitness
 from plastix.eprnn.maze import Maze, MazeEnv, load_mazes, sample_mazes

@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Generic, TypeVar
 
+from plastix import plugins
 from plastix.blur.config import BlurCmaConfig, BlurMetaConfig
-from plastix.config import TrainConfig
+from plastix.teams.config import TrainConfig
 from plastix.copi.config import METHOD_LABELS, CopiConfig
 from plastix.copi.config import METHODS as COPI_METHODS
 from plastix.eprnn.config import MazeConfig
@@ -31,13 +32,6 @@ class Experiment(Generic[C]):
     # (summary key, paper's number) where the reference is one number the runs measure; the report
     # puts the measured mean ± 95 % CI beside it
     target: tuple[str, float] | None = None
-
-    @property
-    def family(self):
-        """The :class:`~plastix.families.Family` that runs it."""
-        from plastix.families import family_of
-
-        return family_of(self.config)
 
 
 # The WM reference multiplexer config (spec team_rules.md §11.2 `mp`), rule routing replaced.
@@ -406,9 +400,32 @@ SUITES: dict[str, tuple[str, ...]] = {
 def get_experiment(name: str) -> Experiment[Any]:
     """The experiment registered as ``name``, or the one at import path ``MODULE:NAME`` (registered on
     first use, see :mod:`plastix.plugins`)."""
-    from plastix import plugins
-
-    plugins.experiment(name)
+    resolve(name)
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
     return EXPERIMENTS[name]
+
+
+def _register(name: str, obj: Any, where: str, field: str | None = None) -> None:
+    EXPERIMENTS[name] = plugins.of_kind(obj, (Experiment,), where, field)
+
+
+def resolve(name: str) -> None:
+    """Register the experiment at import path ``MODULE:NAME`` if it is one not yet registered (and its
+    config's task and rule, if they are paths too); see :mod:`plastix.plugins`."""
+    if plugins.is_path(name) and name not in EXPERIMENTS:
+        _register(name, plugins.load_object(name, None), f"experiment {name}")
+    cfg = EXPERIMENTS[name].config if name in EXPERIMENTS else None
+    for option, resolve_option in (("task", plugins.task), ("rule", plugins.rule)):
+        value = getattr(cfg, option, "")
+        if isinstance(value, str):
+            resolve_option(value)
+
+
+plugins.GROUPS["plastix.experiments"] = (EXPERIMENTS, _register)
+
+
+def load_entry_points() -> tuple[str, ...]:
+    """Register installed packages' tasks, rules, environments and experiments (their entry points);
+    see :func:`plastix.plugins.load_entry_points`."""
+    return plugins.load_entry_points()

@@ -52,7 +52,7 @@ output is ``h^T``. Every unit at every step is an agent; the exact score of the 
 
 Trajectory-valued layers (``Recurrent`` and ``Boltzmann(eligibility="chain")``) store the whole
 trajectory as their enumerable value (``support``, ``log_prob``, ``trace``) and pass its last
-state upward (``value``), so the exact oracles of :mod:`plastix.oracles` apply unchanged.
+state upward (``value``), so the exact oracles of :mod:`plastix.teams.oracles` apply unchanged.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import math
 import typing
 from typing import Any, NamedTuple
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 
 RESERVED = ("name", "seeds")  # set by the sweep itself (run name, --seeds)
 

@@ -10,7 +10,7 @@ sequence, see :mod:`plastix.copi.runner`). Runs execute
 * as Ray tasks with ``--ray ADDRESS`` (``auto`` finds a running cluster; ``local`` starts a
   private one). Every task runs the same function as a local worker, so the numbers are the same.
 
-Every run checkpoints after each chunk and publishes atomically (:mod:`plastix.runner`); the
+Every run checkpoints after each chunk and publishes atomically (:mod:`plastix.teams.runner`); the
 results directory is the store of :mod:`plastix.platform.store`. ``resume=True`` skips finished
 runs and continues interrupted ones from their last checkpoint; without it every run starts
 afresh. Ray is used as is (a maintained scheduler); nothing here reimplements it.
@@ -50,7 +50,7 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
     from plastix.runtime import configure
 
     configure()  # a Ray worker may be a fresh process: the same XLA settings and compile cache as here
-    from plastix.plugins import load_entry_points
+    from plastix.experiments import load_entry_points
 
     load_entry_points()  # and the same installed extensions (a MODULE:NAME is resolved by validate)
     out_p = Path(out)
@@ -88,10 +88,9 @@ def execute(planned: PlannedRun, out: str, resume: bool = False, progress: bool 
 def prepare(experiment: str, *, seeds: int = 0, grid: list[str] | tuple[str, ...] = ()) -> list[PlannedRun]:
     """The validated plan of a sweep (SweepError for an unknown experiment; ConfigError for a bad
     grid key or value)."""
-    from plastix import plugins
-    from plastix.experiments import EXPERIMENTS
+    from plastix.experiments import EXPERIMENTS, resolve
 
-    plugins.experiment(experiment)
+    resolve(experiment)
     if experiment not in EXPERIMENTS:
         raise SweepError(f"unknown experiment {experiment!r}; allowed: {', '.join(EXPERIMENTS)}")
     base = EXPERIMENTS[experiment].config

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from plastix.config import ConfigError, ConfigIO, _choice
+from plastix.validation import ConfigError, ConfigIO, at_least, choice, finite, require
 from plastix.remember.substrate import SubstrateConfig
 from plastix.remember.task import TaskConfig
 
@@ -128,21 +128,17 @@ class RememberConfig(ConfigIO):
         return 4 * 2 * self.batch * self.task.length * ticks * state
 
     def validate(self) -> "RememberConfig":
-        _choice("model", self.model, MODELS)
+        choice("model", self.model, MODELS)
         self.task.validate()
         self.substrate("learned").validate()
         for f in ("batch", "reset_every", "steps", "log_every", "eval_episodes"):
-            if getattr(self, f) < 1:
-                raise ConfigError(f, f"{getattr(self, f)}; allowed: ≥ 1")
-        if self.hidden < 0:
-            raise ConfigError("hidden", f"{self.hidden}; allowed: 0 (parameter-matched) or ≥ 1")
-        if not (self.lr > 0 and self.clip > 0):
-            raise ConfigError("lr" if not self.lr > 0 else "clip", "must be > 0")
-        if not (0 < self.fw_lambda <= 1 and self.fw_eta > 0):
-            raise ConfigError("fw_lambda" if not 0 < self.fw_lambda <= 1 else "fw_eta",
-                              "allowed: 0 < fw_lambda ≤ 1, fw_eta > 0")
+            at_least(f, getattr(self, f), 1)
+        at_least("hidden", self.hidden, 0, " (0 = parameter-matched)")
+        for f in ("lr", "clip", "fw_eta"):
+            finite(f, getattr(self, f), above=0)
+        require("fw_lambda", 0 < self.fw_lambda <= 1, "in (0, 1]", self.fw_lambda)
         if any(n < 1 or n > 2 ** min(self.task.d_cue, 12) for n in (*self.eval_n, self.eval_fixed_n)):
             raise ConfigError("eval_n", f"{self.eval_n}; allowed: 1 to 2^d_key")
-        if any(d < 0 for d in (*self.eval_delays, self.eval_fixed_delay)):
-            raise ConfigError("eval_delays", f"{self.eval_delays}; allowed: ≥ 0")
+        at_least("eval_delays", self.eval_delays, 0, what="delays")
+        at_least("eval_fixed_delay", self.eval_fixed_delay, 0)
         return self

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from plastix.config import ConfigError
+from plastix.validation import ConfigError
 from plastix.families import Budget, Family, run_members
 from plastix.remember.config import RememberConfig
 
@@ -37,13 +37,14 @@ def budget(name: str, cfg: RememberConfig, b: Budget) -> RememberConfig:
 
 def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool) -> None:
     """Every model of the recall suite (finished members are not trained again), then one recall table."""
+    from plastix.experiments import get_experiment
     from plastix.remember.cli import write_recall_table
     from plastix.remember.run import run_remember
 
     def reuse(cfg, out, progress):
         return run_remember(cfg, out, progress=progress, reuse=True)
 
-    runs = [res.path for res in run_members(FAMILY, members, b, out, progress, run=reuse)]
+    runs = [res.path for res in run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress, run=reuse)]
     cmp = Path(out) / f"{suite.replace('/', '-')}-comparison"
     print(write_recall_table(runs, cmp))
     print(f"results: {cmp.resolve()}/recall.md (.csv), plot: {cmp.resolve()}/recall.png")

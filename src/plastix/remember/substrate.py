@@ -83,18 +83,16 @@ class SubstrateConfig:
     """Initial synapse states w̄ + init_noise · ε, ε ~ N(0, I) drawn per stream."""
 
     def validate(self) -> "SubstrateConfig":
-        from plastix.config import ConfigError, _choice
+        from plastix.validation import ConfigError, at_least, choice, require
 
-        _choice("synapse", self.synapse, SYNAPSES)
-        _choice("message", self.message, MESSAGES)
-        _choice("neuron", self.neuron, NEURONS)
+        choice("synapse", self.synapse, SYNAPSES)
+        choice("message", self.message, MESSAGES)
+        choice("neuron", self.neuron, NEURONS)
         for f in ("n_hid", "d_a", "d_w", "d_e", "ticks", "types", "fw_hidden"):
-            if getattr(self, f) < 1:
-                raise ConfigError(f, f"{getattr(self, f)}; allowed: ≥ 1")
+            at_least(f, getattr(self, f), 1)
         if self.synapse == "hebbian" and self.d_w != 1:
             raise ConfigError("d_w", f"{self.d_w}; the fixed Hebbian synapse has d_w = 1")
-        if not 0.0 < self.p_conn <= 1.0:
-            raise ConfigError("p_conn", f"{self.p_conn}; allowed: (0, 1]")
+        require("p_conn", 0.0 < self.p_conn <= 1.0, "in (0, 1]", self.p_conn)
         if self.types > self.n_hid:
             raise ConfigError("types", f"{self.types}; allowed: 1 to n_hid = {self.n_hid}")
         return self

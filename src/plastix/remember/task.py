@@ -56,12 +56,11 @@ class TaskConfig:
         return episode_length(self.n_max, self.delay_max, self.snippet)
 
     def validate(self) -> "TaskConfig":
-        from plastix.config import ConfigError
+        from plastix.validation import ConfigError, at_least, between
 
-        if self.d_key < 1 or self.d_value < 1:
-            raise ConfigError("d_key" if self.d_key < 1 else "d_value", "must be ≥ 1")
-        if self.snippet < 1:
-            raise ConfigError("snippet", f"{self.snippet}; allowed: ≥ 1 (1 = key → value pairs)")
+        at_least("d_key", self.d_key, 1)
+        at_least("d_value", self.d_value, 1)
+        at_least("snippet", self.snippet, 1, " (1 = key → value pairs)")
         if not 1 <= self.n_min <= self.n_max:
             raise ConfigError("n_min", f"{self.n_min}..{self.n_max}; allowed: 1 ≤ n_min ≤ n_max")
         if self.n_max > 2 ** min(self.d_cue, 12):
@@ -70,8 +69,7 @@ class TaskConfig:
         if not 0 <= self.delay_min <= self.delay_max:
             raise ConfigError("delay_min", f"{self.delay_min}..{self.delay_max}; allowed: 0 ≤ delay_min ≤ delay_max")
         for f in ("distractors", "p_noise"):
-            if not 0.0 <= getattr(self, f) <= 1.0:
-                raise ConfigError(f, f"{getattr(self, f)}; allowed: 0 to 1")
+            between(f, getattr(self, f), 0, 1)
         return self
 
     @property

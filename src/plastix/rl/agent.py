@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from plastix.config import TrainConfig
+from plastix.teams.config import TrainConfig
 from plastix.nets import Network
 from plastix.random import Sampler, get_sampler
 from plastix.rl.critics import Critic, map_prop_critic, td_critic
@@ -81,7 +81,7 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
         discrete: softmax actor over ``n_actions`` (else a Gaussian actor with ``n_actions`` = 1).
         action_low, action_high: continuous action box (``cfg.action_map`` maps the raw sample).
     """
-    from plastix.train import build_network, build_rule, config_optimizer
+    from plastix.teams.train import build_network, build_rule, config_optimizer
 
     sampler = sampler or get_sampler(cfg.sampler)
     output = cfg.output or ("softmax" if discrete else "gaussian")

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback
 
-from plastix.config import TrainConfig
+from plastix.teams.config import TrainConfig
 from plastix.envs import ENVS
 from plastix.random import get_sampler
 from plastix.rl.agent import make_agent

@@ -1,6 +1,6 @@
 """Run an RL config for all its seeds and publish a run directory (the impure layer for RL).
 
-Like :func:`plastix.runner.run`, but a run is measured in episodes: the vmapped trainer is
+Like :func:`plastix.teams.runner.run`, but a run is measured in episodes: the vmapped trainer is
 advanced in chunks of environment steps until every seed has finished ``cfg.episodes`` episodes
 (finished seeds are frozen inside the scan). JAX environments checkpoint after every chunk and
 resume bit-identically; gymnasium environments (the host adapter) cannot be checkpointed
@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 
 from plastix.analysis import final_value
-from plastix.config import TrainConfig
+from plastix.teams.config import TrainConfig
 from plastix.envs import ENVS
 from plastix.plotting import plot_curves
 from plastix.rundir import (NonFiniteError, RunResult, atomic_write_bytes, chunk_guard, earlier_seconds, open_partial,
                             progress_bar, publish_dir, write_run_files)
-from plastix.train import seed_keys
+from plastix.teams.train import seed_keys
 
 CHUNK_STEPS = 10_000  # environment steps per compiled chunk (one progress update and checkpoint)
 

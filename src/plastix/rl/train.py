@@ -19,7 +19,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from plastix.config import TrainConfig
+from plastix.teams.config import TrainConfig
 from plastix.envs import ENVS, Environment
 from plastix.random import get_sampler
 from plastix.rl.agent import Agent, AgentState, make_agent

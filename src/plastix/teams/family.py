@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from plastix.config import ConfigError, TrainConfig
+from plastix.teams.config import ConfigError, TrainConfig
 from plastix.families import Budget, Family
 
 
 def run(cfg: TrainConfig, out, *, progress: bool = True, resume: bool = True):
-    from plastix.runner import run as run_train
+    from plastix.teams.runner import run as run_train
 
     return run_train(cfg, out, progress=progress, resume=resume)
 
