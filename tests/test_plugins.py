@@ -88,11 +88,11 @@ def test_a_users_task_rule_and_experiment_run_through_the_command(plugin_dir):
 @pytest.mark.parametrize("args,message", [
     (["train", "--task", "nomodule:x"], "--task: nomodule:x: no module named 'nomodule' in the current directory"),
     (["train", "--task", "mytasks:nope"], "--task: mytasks:nope: module mytasks has no 'nope'"),
-    (["train", "--task", "mytasks:NOT_A_TASK"], "--task: mytasks:NOT_A_TASK is a int; it must be a Task or TaskSpec "
+    (["train", "--task", "mytasks:NOT_A_TASK"], "--task: mytasks:NOT_A_TASK is an int; it must be a Task or TaskSpec "
                                                "or EnvSpec"),
     (["train", "--rule", "mytasks:majority5"], "--rule: mytasks:majority5 is a Task; it must be a RuleSpec"),
     (["train", "--task", "mytasks:"], "--task: 'mytasks:' is not MODULE:NAME"),
-    (["run", "mytasks:majority5"], "experiment mytasks:majority5 is a Task; it must be a Experiment"),
+    (["run", "mytasks:majority5"], "experiment mytasks:majority5 is a Task; it must be an Experiment"),
     (["sweep", "mytasks:nope"], "mytasks:nope: module mytasks has no 'nope'"),
 ])
 def test_bad_plugins_are_one_line_and_exit_2(plugin_dir, args, message):

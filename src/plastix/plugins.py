@@ -35,6 +35,7 @@ from typing import Any
 
 from plastix.validation import ConfigError
 
+
 class PluginError(ConfigError):
     """A bad ``MODULE:NAME`` or entry point; ``field`` is the option it was given to (None: the
     positional experiment name, and the message stands alone)."""
@@ -74,6 +75,10 @@ def load_object(path: str, field: str | None) -> Any:
         raise PluginError(field, f"{path}: module {module_name} has no {attr!r}") from None
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[0].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def of_kind(obj: Any, kinds: tuple[type, ...], where: str, field: str | None) -> Any:
     """``obj`` if it is one of ``kinds``, else what it returns when called with no arguments."""
     if not isinstance(obj, kinds) and callable(obj) and not isinstance(obj, type):
@@ -83,8 +88,8 @@ def of_kind(obj: Any, kinds: tuple[type, ...], where: str, field: str | None) ->
             raise PluginError(field, f"{where}: calling it with no arguments failed: {e}") from None
     if not isinstance(obj, kinds):
         allowed = " or ".join(k.__name__ for k in kinds)
-        raise PluginError(field, f"{where} is a {type(obj).__name__}; it must be a {allowed} (or a function "
-                                 "of no arguments returning one)")
+        raise PluginError(field, f"{where} is {_a(type(obj).__name__)}; it must be {_a(allowed)} (or a "
+                                 "function of no arguments returning one)")
     return obj
 
 
