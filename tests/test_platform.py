@@ -224,7 +224,7 @@ def test_two_sweeps_share_a_results_directory(tmp_path):
 def test_ray_sweep_gives_the_local_numbers(local_sweep, tmp_path):
     ray = pytest.importorskip("ray")
     out, records = local_sweep
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         got = sweep(EXP, seeds=2, grid=[*TINY, LRS], out=tmp_path, ray="auto", progress=False)
     finally:

@@ -63,6 +63,8 @@ def run_experiment(
     out: Path = Path("runs"),
     progress: bool = True,
     fresh: bool = False,
+    ray: str = "",
+    ray_workers: int = 0,
 ) -> None:
     """Run a registered experiment (or suite) by name (see `plastix list`). A finished run of the same
     config is skipped, an interrupted one resumes from its checkpoint.
@@ -80,9 +82,12 @@ def run_experiment(
         out: parent directory for run directories.
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
+        ray: evolution runs (eprnn/*): evaluate each generation's population in shards on this Ray
+            cluster: auto, local (start one here) or host:port. Same numbers as without it.
+        ray_workers: with --ray: the number of Ray actors (0 = one per CPU of the cluster).
     """
     from plastix.experiments import SUITES, get_experiment
-    from plastix.families import Budget, family_of
+    from plastix.families import Budget, all_families, family_of
 
     budget = Budget(seeds=seeds, steps=steps, episodes=episodes, epochs=epochs, generations=generations,
                     data_dir=data_dir)
@@ -100,9 +105,16 @@ def run_experiment(
     check_out_dir(out)
     family = family_of(exp.config)
     cfg = family.budget(name, exp.config, budget)
+    options = {"ray": ray, "ray_workers": ray_workers} if ray or ray_workers else {}
+    if options and "ray" not in family.run_options:
+        takes = [f.name for f in all_families() if "ray" in f.run_options]
+        raise UsageError(f"--{'ray' if ray else 'ray-workers'}: {family.name} runs do not take it; allowed for: "
+                         f"{', '.join(takes)}")
+    if ray_workers and not ray:
+        raise UsageError("--ray-workers: give --ray ADDRESS too")
     print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
     if not skip_finished(cfg, out, fresh):
-        family.report(family.run(cfg, out, progress=progress, resume=not fresh))
+        family.report(family.run(cfg, out, progress=progress, resume=not fresh, **options))
 
 
 def copi_train(

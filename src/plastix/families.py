@@ -17,7 +17,9 @@ A family is a subpackage with a module ``family.py`` that defines ``FAMILY``, a 
   comparison (``None`` if the family has no suites);
 * ``rule(cfg)`` and ``task(cfg)``: what is trained and on what, for the sweep index;
 * ``curves``: per config type, the run directory's curve file, its x column and its headline
-  metric (candidates, first present wins), read by the report and the TensorBoard export.
+  metric (candidates, first present wins), read by the report and the TensorBoard export;
+* ``run_options``: the keyword options its ``run`` takes beyond ``progress`` and ``resume``
+  (``("ray", "ray_workers")`` for a population evaluated on a Ray cluster).
 
 Adding a family is one subpackage (config, pure step, runner, ``family.py``) and one line in
 :data:`FAMILIES`. The registry holds module paths, so listing families imports only their configs,
@@ -88,6 +90,7 @@ class Family(Generic[C]):
     task: Callable[[C], str]
     curves: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]
     suite: Callable[[str, tuple[str, ...], Budget, Path, bool], None] | None = None
+    run_options: tuple[str, ...] = ()
 
 
 def run_members(family: Family, members: dict[str, Any], b: Budget, out: Path, progress: bool,

@@ -21,7 +21,7 @@ class MazeInputError(ValueError):
 
 
 def evolve_maze(cfg: tyro.conf.OmitArgPrefixes[MazeConfig], out: Path = Path("runs"), fresh: bool = False,
-                progress: bool = True) -> None:
+                progress: bool = True, ray: str = "", ray_workers: int = 0) -> None:
     """Evolve a maze agent's genome. A finished run of the same config is skipped, an interrupted one
     resumes from its checkpoint.
 
@@ -30,14 +30,19 @@ def evolve_maze(cfg: tyro.conf.OmitArgPrefixes[MazeConfig], out: Path = Path("ru
         out: parent directory for run directories.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
         progress: show a progress bar.
+        ray: evaluate each generation's population in shards on this Ray cluster: auto, local (start
+            one here) or host:port. Same numbers as without it.
+        ray_workers: with --ray: the number of Ray actors (0 = one per CPU of the cluster).
     """
     from plastix.eprnn.run import run_evolve
     from plastix.platform.store import check_out_dir, skip_finished
 
     cfg.validate()
     check_out_dir(out)
+    if ray_workers and not ray:
+        raise MazeInputError("--ray-workers: give --ray ADDRESS too")
     if not skip_finished(cfg, out, fresh):
-        report_evolve(run_evolve(cfg, out, progress=progress, resume=not fresh))
+        report_evolve(run_evolve(cfg, out, progress=progress, resume=not fresh, ray=ray, ray_workers=ray_workers))
 
 
 def report_evolve(res) -> None:

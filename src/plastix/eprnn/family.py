@@ -11,10 +11,10 @@ from plastix.eprnn.config import MazeConfig
 from plastix.families import Budget, Family, run_members
 
 
-def run(cfg: MazeConfig, out, *, progress: bool = True, resume: bool = True):
+def run(cfg: MazeConfig, out, *, progress: bool = True, resume: bool = True, ray: str = "", ray_workers: int = 0):
     from plastix.eprnn.run import run_evolve
 
-    return run_evolve(cfg, out, progress=progress, resume=resume)
+    return run_evolve(cfg, out, progress=progress, resume=resume, ray=ray, ray_workers=ray_workers)
 
 
 def report(res) -> None:
@@ -53,4 +53,5 @@ FAMILY = Family(
     rule=lambda cfg: cfg.agent,
     task=lambda cfg: f"maze{cfg.maze_size}",
     suite=suite,
+    run_options=("ray", "ray_workers"),
 )

@@ -73,6 +73,34 @@ def _program_key(cfg: MazeConfig) -> str:
     return json.dumps({f: getattr(cfg, f) for f in _PROGRAM_FIELDS}, sort_keys=True)
 
 
+def _scores(cfg: MazeConfig, agent, lt: Lifetime):
+    """Mean fitness over the generation's mazes of each member of ``pop``, member ``i`` of it being
+    member ``first + i`` of the population (its randomness follows its absolute index)."""
+
+    def scores(pop, mazes, key, first):
+        genomes = unflat_genome(agent, pop)
+        stats = evaluate(agent, lt, genomes, mazes, key, cfg.sub_iterations, first_member=first)
+        # member by member (lax.map, not vmap): a vmapped reduction's rounding depends on how many members
+        # share the call, and a population split in shards must score each member as it does in one piece
+        return jax.lax.map(lambda sg: jnp.mean(fitness(lt, *sg)), (stats, genomes))
+
+    return scores
+
+
+def shard_scorer(program_key: str):
+    """A Ray actor's shard evaluator for ``--ray`` (:mod:`plastix.platform.population`):
+    ``score(pop_shard, first, mazes, key_data) -> fitness``, compiled once per shard size."""
+    cfg = MazeConfig(**json.loads(program_key))
+    agent = make_agent(cfg.agent)
+    scores = jax.jit(_scores(cfg, agent, lifetime_of(cfg)))
+
+    def score(pop, first, mazes, key_data):
+        return scores(jnp.asarray(pop), Maze(*(jnp.asarray(a) for a in mazes)), jax.random.wrap_key_data(key_data),
+                      jnp.asarray(first, jnp.int32))
+
+    return score
+
+
 @lru_cache(maxsize=16)
 def _compiled(key: str):
     cfg = MazeConfig(**json.loads(key))
@@ -81,10 +109,7 @@ def _compiled(key: str):
     segments = tuple(int(np.prod(s)) for _, s in sorted(agent.shapes().items()))
     es = make_strategy(cfg.strategy, cfg.popsize, segments, cfg.sigma0, cfg.elite, cfg.c_cov, cfg.lr)
 
-    def scores(pop, mazes, key, first):
-        genomes = unflat_genome(agent, pop)
-        stats = evaluate(agent, lt, genomes, mazes, key, cfg.sub_iterations, first_member=first)
-        return jax.vmap(lambda s, g: jnp.mean(fitness(lt, s, g)))(stats, genomes)
+    scores = _scores(cfg, agent, lt)
 
     ndev = jax.local_device_count()
     if ndev > 1 and cfg.popsize % ndev == 0:  # one slice of the population per device (core)
@@ -143,16 +168,24 @@ def weighted_fitness(lt: Lifetime, stats: EpisodeStats) -> float:
 
 
 def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = True, resume: bool = True,
-               stop_after: int | None = None) -> RunResult:
+               stop_after: int | None = None, ray: str = "", ray_workers: int = 0) -> RunResult:
     """Evolve ``cfg`` and publish ``out/<cfg.run_name>/`` (see the module docstring).
 
     ``stop_after`` ends the process's work after that many generations with the checkpoint written
-    and nothing published (used to test resumption).
+    and nothing published (used to test resumption). ``ray`` (``auto``, ``local``, host:port)
+    evaluates each generation's population in shards on that Ray cluster's actors (``ray_workers``
+    of them; 0: one per CPU of the cluster), with the same numbers as in this process.
     """
     cfg.validate()
     t0 = time.perf_counter()
     agent, lt, es, generation, tell, test = _compiled(_program_key(cfg))
     warm = warm_state(cfg, es) if cfg.warm_start else None  # read (and checked) before anything is written
+    pool = None
+    if ray:  # connected (or refused) before anything is written
+        from plastix.platform.population import RayPopulation
+
+        pool = RayPopulation(ray, ray_workers, "plastix.eprnn.run:shard_scorer", _program_key(cfg))
+        generation = _ray_generation(es, pool)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
@@ -214,7 +247,22 @@ def run_evolve(cfg: MazeConfig, out: str | Path = "runs", *, progress: bool = Tr
     finally:
         if bar is not None:
             bar.close()
+        if pool is not None:
+            pool.close()
     return _publish(cfg, agent, lt, es, state, ckpt, partial, final, time.perf_counter() - t0)
+
+
+def _ray_generation(es, pool):
+    """A generation whose population is scored by ``pool``'s actors (the driver asks and tells)."""
+    ask = jax.jit(es.ask)
+
+    def generation(state, key, mazes):
+        pop, state = ask(jax.random.fold_in(key, 1), state)
+        key_data = np.asarray(jax.random.key_data(jax.random.fold_in(key, 2)))
+        f = pool.evaluate(np.asarray(pop), jax.device_get(tuple(mazes)), key_data)
+        return pop, jnp.asarray(f), state
+
+    return generation
 
 
 def _generation_key(k_run, gen: int, t0: int, restart_every: int):

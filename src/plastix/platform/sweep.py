@@ -146,8 +146,8 @@ def connect_ray(address: str, num_cpus: int):
                              "`ray start --head` and pass the address it prints") from None
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "error"}
     try:
-        if address == "local":
-            ray.init(num_cpus=num_cpus, **kwargs)
+        if address == "local":  # a new cluster, whatever an older one left in /tmp/ray
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
         else:
             ray.init(address=address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as e:
