@@ -205,3 +205,21 @@ def test_eval_maze_random_policy_baseline(tmp_path, capsys):
     assert abs(tab["random success"].iloc[-1] - tab["random success"].iloc[0]) < 0.15
     assert main(["eval-maze", "--policy", "greedy"]) == 2
     assert "--policy: unknown value 'greedy'; allowed: genotype, random" in capsys.readouterr().err
+
+
+def test_paper_scale_config_runs_its_first_generations_at_reduced_size(tmp_path):
+    """eprnn/maze15-paper holds the paper's training configuration (P = 360, top 180, 12 mazes 15×15 at
+    ρ = 0.35, σ₀ = 0.01, c_cov = 0.02, validation on 1,024 mazes every 100 generations); its first
+    generations run at a reduced population and maze count."""
+    import dataclasses
+
+    from plastix.experiments import EXPERIMENTS
+
+    cfg = EXPERIMENTS["eprnn/maze15-paper"].config
+    assert (cfg.popsize, cfg.elite or cfg.popsize // 2, cfg.mazes, cfg.maze_size, cfg.crowd) == (360, 180, 12, 15, 0.35)
+    assert (cfg.sigma0, cfg.c_cov, cfg.strategy, cfg.eval_every, cfg.eval_mazes) == (0.01, 0.02, "wang2022_sep_cma",
+                                                                                      100, 1024)
+    small = dataclasses.replace(cfg, popsize=8, mazes=2, generations=2, eval_every=2, eval_mazes=16,
+                                checkpoint_every=1, name="p")
+    gens, _, _ = _outputs(run_evolve(small, tmp_path, progress=False).path)
+    assert len(gens) == 2 and np.isfinite(gens[["best", "mean", "member0"]].to_numpy()).all()

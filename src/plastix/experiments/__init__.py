@@ -237,6 +237,16 @@ def _eprnn() -> dict[str, Experiment[MazeConfig]]:
         "spec §13 T0 as for eprnn/maze9-cpu (episode-8 success ≥ 0.9 and length ≤ 0.5 × episode 1's on 1,024 "
         "held-out 9×9 mazes). Measured (the same draws as six chained --warm-start runs of 1,000 generations, "
         "≈ 6,200 s on one core): 0.918 and 60.3/155.3 = 0.39 — T0 reached (docs/results/eprnn)")
+    out["eprnn/maze15-paper"] = Experiment(
+        MazeConfig(agent="decprnn-post", popsize=360, mazes=12, maze_size=15, crowd=0.35, sigma0=0.01, c_cov=0.02,
+                   generations=15_000, eval_every=100, eval_mazes=1024, checkpoint_every=500, seed=0,
+                   name="eprnn-maze15-paper"),
+        "the paper's scale, meant for a cluster (--ray ADDRESS): DecPRNN-post, P = 360 (top 180) × 12 fresh 15×15 "
+        "mazes per generation, σ₀ = 0.01, 15,000 generations, the mean genotype on 1,024 mazes every 100; "
+        "chain curriculum stages with evolve-maze --warm-start (σ reset, c clipped), as the authors did",
+        f"{_EPRNN_PAPER}: its training configuration (P, top-k, mazes, σ₀, c_cov, generations, validation)",
+        "the released genotype (49,000 generations over chained runs): 15×15 episode-8 success 0.930, weighted "
+        "fitness 0.4095 on the 1,024 stored mazes; predicted wall time per worker count: docs/families/eprnn.md")
     out["eprnn/smoke"] = Experiment(
         MazeConfig(popsize=8, mazes=2, generations=3, eval_every=3, eval_mazes=16, checkpoint_every=1,
                    name="eprnn-smoke"),
