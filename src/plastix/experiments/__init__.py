@@ -82,7 +82,7 @@ def _coordinated() -> dict[str, Experiment[TrainConfig]]:
         for method, (rule, overrides, what) in _COORD_METHODS.items():
             out[f"coordinated/{method}-{task}"] = _variant(
                 base, rule, f"coordinated-{method}-{task}", f"{what}; {base.bits}-bit, batch 1, "
-                f"{base.steps // 1000}k samples, 10 seeds", "spec team_rules.md §9.3 [choice]", _COORD_NOTE,
+                f"{base.steps // 1000}k samples, 10 seeds", "plastix [choice]: P1 publishes no configuration", _COORD_NOTE,
                 **overrides)
     return out
 
@@ -178,7 +178,7 @@ def _rl() -> dict[str, Experiment[TrainConfig]]:
 
 
 def _copi() -> dict[str, Experiment[CopiConfig]]:
-    """COPI (spec copi.md): the five released configurations × MNIST, CIFAR-10 and the digits stand-in."""
+    """COPI: the five released configurations × MNIST, CIFAR-10 and the digits stand-in."""
     paper = "Ahmad, Schrader & van Gerven, TMLR 2023 (COPI)"
     bases = {
         "mnist": (CopiConfig(dataset="mnist5k", hidden=(500,) * 6, epochs=100, seeds=5),
@@ -219,7 +219,7 @@ _MAZE9_AGENTS = {  # agent: (σ₀, description)
 
 
 def _eprnn() -> dict[str, Experiment[MazeConfig]]:
-    ref = ("target (spec §13 T0): on 1,024 held-out 9×9 mazes, episode-8 success ≥ 0.9 and episode-8 length ≤ 0.5 × "
+    ref = ("target T0: on 1,024 held-out 9×9 mazes, episode-8 success ≥ 0.9 and episode-8 length ≤ 0.5 × "
            "episode 1's (the released genotype after 49,000 generations at P = 360: 0.989 and 19.6/104.7; a random "
            "policy: 0.42 and ≈ 1.0). Measured (decprnn-post, seed 0, 2,000 generations, 1.5 h on one core): 0.80 "
            "and 0.53× — T0 not reached; T1/T2 met (docs/results/eprnn)")
@@ -228,13 +228,13 @@ def _eprnn() -> dict[str, Experiment[MazeConfig]]:
         name = "eprnn/maze9-cpu" if agent == "decprnn-post" else f"eprnn/maze9-cpu-{agent}"
         cfg = dataclasses.replace(_MAZE9_CPU, agent=agent, sigma0=sigma0, name=name.replace("/", "-"))
         out[name] = Experiment(cfg, f"{desc}: 9×9 mazes, P = 64 × 8 mazes, 2,000 generations (CPU budget)",
-                               f"{_EPRNN_PAPER}; scaled down per spec §13 [choice]", ref)
+                               f"{_EPRNN_PAPER}; scaled down to a CPU budget [choice]", ref)
     out["eprnn/maze9-cpu-restarts"] = Experiment(
         dataclasses.replace(_MAZE9_CPU, generations=6000, restart_every=1000, name="eprnn-maze9-cpu-restarts"),
         "decomposed rule, post-synaptic modulation: the maze9-cpu config with the authors' curriculum restart (σ reset "
         "to σ₀, c clipped to [0.64, 1]) every 1,000 generations, 6,000 generations (≈ 1.7 h on one core)",
-        f"{_EPRNN_PAPER}; restart of spec §6.6 used within one run [choice]",
-        "spec §13 T0 as for eprnn/maze9-cpu (episode-8 success ≥ 0.9 and length ≤ 0.5 × episode 1's on 1,024 "
+        f"{_EPRNN_PAPER}; the authors' curriculum restart used within one run [choice]",
+        "T0 as for eprnn/maze9-cpu (episode-8 success ≥ 0.9 and length ≤ 0.5 × episode 1's on 1,024 "
         "held-out 9×9 mazes). Measured (the same draws as six chained --warm-start runs of 1,000 generations, "
         "≈ 6,200 s on one core): 0.918 and 60.3/155.3 = 0.39 — T0 reached (docs/results/eprnn)")
     out["eprnn/maze15-paper"] = Experiment(
@@ -250,7 +250,7 @@ def _eprnn() -> dict[str, Experiment[MazeConfig]]:
     out["eprnn/smoke"] = Experiment(
         MazeConfig(popsize=8, mazes=2, generations=3, eval_every=3, eval_mazes=16, checkpoint_every=1,
                    name="eprnn-smoke"),
-        "CI smoke run: P = 8, 2 mazes 9×9, 3 generations", "spec §13.3 [choice]",
+        "CI smoke run: P = 8, 2 mazes 9×9, 3 generations", "plastix [choice]",
         "finite fitness, bit-identical across runs, ≤ 60 s with compilation")
     return out
 
@@ -261,14 +261,14 @@ def _eprnn() -> dict[str, Experiment[MazeConfig]]:
 # about one snippet; with 16 types it superposes them (docs/families/remember.md).
 _RECALL = RememberConfig(model="rule", n_hid=16, fw_hidden=16, types=16, batch=16, lr=3e-3, steps=8_000,
                          log_every=100, eval_episodes=1000, seed=0)
-_REMEMBER_PAPER = "Gregor 2020 (arXiv 2003.03124) — abstract only; task, model and budget are spec §2–4 [recon]"
+_REMEMBER_PAPER = "Gregor 2020 (arXiv 2003.03124) — abstract only; task, model and budget are our reconstruction [recon]"
 _RECALL_MODELS = {  # model: description
     "rule": "Gregor-style substrate (one type per hidden neuron), learned synapse rule F_w",
-    "hebbian": "the same substrate with the fixed Hebbian synapse rule (λ, η learned; spec §6.1-3)",
-    "lstm": "LSTM trained by BPTT, as many trained parameters as the learned rule (spec §6.1-1a)",
-    "fastweights": "fast-weights RNN (Ba et al. 2016), λ 0.95, η 0.5, parameter-matched (spec §6.1-2)",
-    "gru": "GRU trained by BPTT, parameter-matched (spec §6.1-1a)",
-    "frozen": "the substrate with F_w frozen: random fixed synapse states, no plasticity (spec §6.1-5 ablation)",
+    "hebbian": "the same substrate with the fixed Hebbian synapse rule (λ, η learned)",
+    "lstm": "LSTM trained by BPTT, as many trained parameters as the learned rule",
+    "fastweights": "fast-weights RNN (Ba et al. 2016), λ 0.95, η 0.5, parameter-matched",
+    "gru": "GRU trained by BPTT, parameter-matched",
+    "frozen": "the substrate with F_w frozen: random fixed synapse states, no plasticity (ablation)",
 }
 
 
@@ -330,7 +330,7 @@ EXPERIMENTS: dict[str, Experiment[Any]] = {
     "map-prop/multiplexer37": Experiment(
         _MAP_MP37, "MAP propagation, reference config (37-bit, [64, 32] softplus-Gaussian, σ² 0.3/1, batch 128, 4M samples)",
         f"{_MAP_PAPER}, config `mp` [ref]",
-        "no published number; one unseeded run of the reference code: mean reward 0.926 (spec §12)"),
+        "no published number; one unseeded run of the reference code: mean reward 0.926"),
     "map-prop/regression": Experiment(
         TrainConfig(task="regression", dim=8, rule="map_prop", hidden=(64, 32), sigma2=(0.0075, 0.025, 0.025),
                     lr=(6e-2, 6e-5, 6e-6), adam_eps=1e-9, bias_init="zeros", batch=128, steps=7_812, seeds=10,
