@@ -273,7 +273,7 @@ _RECALL_MODELS = {  # model: description
 
 
 def _remember() -> dict[str, Experiment[RememberConfig]]:
-    ref = ("issue 8: meta-trains in under 1 hour on 2 CPU cores and beats the fixed Hebbian memory on recall at "
+    ref = ("goal: meta-trains in under 1 hour on 2 CPU cores and beats the fixed Hebbian memory on recall at "
            "delays beyond the training range (Δ > 8); the paper publishes no number")
     out = {}
     for model, desc in _RECALL_MODELS.items():
@@ -356,7 +356,7 @@ EXPERIMENTS: dict[str, Experiment[Any]] = {
         "BLUR genome (k = 2, 196-512-10) evolved by CMA-ES (population 80, 400 generations); fitness = query "
         "accuracy after 15 inner batches of 128 on the bundled 4,000 MNIST training images at 14 × 14",
         "Sandler et al., ICML 2021 (BLUR) §5.2 [paper]; σ₀, init and the normalisation/Oja options [choice]",
-        "paper: fitness 0.84 after 400 CMA steps on full MNIST 14 × 14; issue 7: ≥ 0.80 test accuracy of the "
+        "paper: fitness 0.84 after 400 CMA steps on full MNIST 14 × 14; goal: ≥ 0.80 test accuracy of the "
         "15-step learner on the MNIST subset", ("final_test_accuracy", 0.84)),
     "blur/generalisation": Experiment(
         BlurCmaConfig(dataset="digits", side=0, classes=(0, 1, 2, 3, 4), hidden=(64,), generations=150,
