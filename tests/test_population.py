@@ -165,6 +165,7 @@ def test_a_head_node_started_by_ray_start(single, tmp_path):
     (["evolve-maze", "--ray-workers", "2"], "--ray-workers: give --ray ADDRESS too"),
     (["run", "eprnn/smoke", "--ray", "127.0.0.1:PORT"], "--ray: no Ray cluster answers at 127.0.0.1:"),
     (["run", "weight-max/multiplexer20", "--ray", "auto"], "--ray: teams runs do not take it; allowed for: eprnn"),
+    (["run", "remember/recall-table", "--ray", "auto"], "--ray: remember runs do not take it; allowed for: eprnn"),
 ])
 def test_bad_ray_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, needle):
     args = [a.replace("PORT", str(_free_port())) for a in args]

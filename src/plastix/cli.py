@@ -18,7 +18,7 @@ from plastix.teams.config import ConfigError, TrainConfig
 from plastix.copi.config import CopiConfig
 from plastix.eprnn.cli import eval_maze, evolve_maze, maze_set
 from plastix.remember.cli import remember
-from plastix.platform.store import check_out_dir, skip_finished
+from plastix.platform.store import check_out_dir, run_unless_finished
 
 
 class UsageError(Exception):
@@ -41,15 +41,9 @@ def train(
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
-    from plastix.teams.runner import run
-
     cfg.validate()
     check_out_dir(out)
-    if skip_finished(cfg, out, fresh):
-        return
-    from plastix.teams.family import report
-
-    report(run(cfg, out, progress=progress, resume=not fresh))
+    run_unless_finished(cfg, out, fresh=fresh, progress=progress)
 
 
 def run_experiment(
@@ -91,20 +85,14 @@ def run_experiment(
 
     budget = Budget(seeds=seeds, steps=steps, episodes=episodes, epochs=epochs, generations=generations,
                     data_dir=data_dir)
-    if name in SUITES:
-        check_out_dir(out)
-        family = family_of(get_experiment(SUITES[name][0]).config)
-        family.suite(name, SUITES[name], budget, out, progress)
-        return
     try:
-        exp = get_experiment(name)
+        exp = get_experiment(SUITES[name][0] if name in SUITES else name)
     except ConfigError:  # a MODULE:NAME that cannot be used says why itself
         raise
     except ValueError as e:
         raise UsageError(f"name: {e}; suites: {', '.join(SUITES)}") from None
     check_out_dir(out)
     family = family_of(exp.config)
-    cfg = family.budget(name, exp.config, budget)
     options = {"ray": ray, "ray_workers": ray_workers} if ray or ray_workers else {}
     if options and "ray" not in family.run_options:
         takes = [f.name for f in all_families() if "ray" in f.run_options]
@@ -112,9 +100,12 @@ def run_experiment(
                          f"{', '.join(takes)}")
     if ray_workers and not ray:
         raise UsageError("--ray-workers: give --ray ADDRESS too")
+    if name in SUITES:  # every member through its family's runner, with the same options
+        family.suite(name, SUITES[name], budget, out, progress, **options)
+        return
+    cfg = family.budget(name, exp.config, budget)
     print(f"{name}: {exp.description}\n  source: {exp.paper}\n  reference: {exp.reference}")
-    if not skip_finished(cfg, out, fresh):
-        family.report(family.run(cfg, out, progress=progress, resume=not fresh, **options))
+    run_unless_finished(cfg, out, fresh=fresh, progress=progress, **options)
 
 
 def copi_train(
@@ -132,14 +123,9 @@ def copi_train(
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
-    from plastix.copi.family import report
-    from plastix.copi.runner import run_copi
-
     cfg.validate()
     check_out_dir(out)
-    if skip_finished(cfg, out, fresh):
-        return
-    report(run_copi(cfg, out, progress=progress, resume=not fresh))
+    run_unless_finished(cfg, out, fresh=fresh, progress=progress)
 
 
 def copi_features(run: Annotated[Path, tyro.conf.Positional], out: Path = Path(""), layer: int = 1,

@@ -13,8 +13,8 @@ A family is a subpackage with a module ``family.py`` that defines ``FAMILY``, a 
   ``plastix run`` applied (``--seeds``, ``--steps``, ``--episodes``, ``--epochs``, ``--generations``,
   ``--data-dir``); an option the family does not take is a :class:`~plastix.validation.ConfigError`
   naming it and the one to use instead;
-* ``suite(suite, members, budget, out, progress)``: runs a suite's members and writes their
-  comparison (``None`` if the family has no suites);
+* ``suite(suite, members, budget, out, progress, **run_options)``: runs a suite's members and
+  writes their comparison (``None`` if the family has no suites);
 * ``rule(cfg)`` and ``task(cfg)``: what is trained and on what, for the sweep index;
 * ``curves``: per config type, the run directory's curve file, its x column and its headline
   metric (candidates, first present wins), read by the report and the TensorBoard export;
@@ -89,22 +89,23 @@ class Family(Generic[C]):
     rule: Callable[[C], str]
     task: Callable[[C], str]
     curves: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]
-    suite: Callable[[str, tuple[str, ...], Budget, Path, bool], None] | None = None
+    suite: Callable[..., None] | None = None
     run_options: tuple[str, ...] = ()
 
 
 def run_members(family: Family, members: dict[str, Any], b: Budget, out: Path, progress: bool,
-                run: Callable[..., Any] | None = None) -> list[Any]:
+                run: Callable[..., Any] | None = None, **options) -> list[tuple[Any, Any]]:
     """A suite's members (name → experiment) run one after another with the budget applied (all
-    validated before the first runs), each reported; their ``RunResult`` s. ``run(cfg, out, progress=)``
-    replaces ``family.run``."""
+    validated before the first runs), each reported; their ``(config, RunResult)`` pairs.
+    ``run(cfg, out, progress=, **options)`` replaces ``family.run``; ``options`` are its run options
+    (``ray`` …)."""
     cfgs = {name: family.budget(name, exp.config, b) for name, exp in members.items()}
     results = []
     for name, cfg in cfgs.items():
         print(f"{name}: {members[name].description}")
-        res = run(cfg, out, progress=progress) if run else family.run(cfg, out, progress=progress)
+        res = (run or family.run)(cfg, out, progress=progress, **options)
         family.report(res)
-        results.append(res)
+        results.append((cfg, res))
     return results
 
 

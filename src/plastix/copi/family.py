@@ -49,17 +49,17 @@ def budget(name: str, cfg: CopiConfig, b: Budget) -> CopiConfig:
     return dataclasses.replace(cfg, **changes).validate()
 
 
-def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool) -> None:
+def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool, **options) -> None:
     """Every method of a COPI suite on one dataset, then one comparison table and plot."""
     from plastix.compare import markdown_table
     from plastix.copi.config import METHOD_LABELS
     from plastix.copi.report import write_comparison
     from plastix.experiments import get_experiment
 
-    results = run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress)
-    dirs = [res.path for res in results]
+    results = run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress, **options)
+    dirs = [res.path for _, res in results]
     labels = [METHOD_LABELS[m.rsplit("/", 1)[1]] for m in members]
-    first = budget(members[0], get_experiment(members[0]).config, b)
+    first = results[0][0]
     ref = get_experiment(members[0]).reference
     title = f"{suite} on {first.dataset}: {first.epochs} epochs, {first.seeds} seeds"
     stem = suite.replace("/", "-") + ("" if suite.endswith(first.dataset) else f"-{first.dataset}")

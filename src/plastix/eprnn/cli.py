@@ -34,15 +34,13 @@ def evolve_maze(cfg: tyro.conf.OmitArgPrefixes[MazeConfig], out: Path = Path("ru
             one here) or host:port. Same numbers as without it.
         ray_workers: with --ray: the number of Ray actors (0 = one per CPU of the cluster).
     """
-    from plastix.eprnn.run import run_evolve
-    from plastix.platform.store import check_out_dir, skip_finished
+    from plastix.platform.store import check_out_dir, run_unless_finished
 
     cfg.validate()
     check_out_dir(out)
     if ray_workers and not ray:
         raise MazeInputError("--ray-workers: give --ray ADDRESS too")
-    if not skip_finished(cfg, out, fresh):
-        report_evolve(run_evolve(cfg, out, progress=progress, resume=not fresh, ray=ray, ray_workers=ray_workers))
+    run_unless_finished(cfg, out, fresh=fresh, progress=progress, ray=ray, ray_workers=ray_workers)
 
 
 def report_evolve(res) -> None:

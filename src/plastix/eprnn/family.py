@@ -32,12 +32,13 @@ def budget(name: str, cfg: MazeConfig, b: Budget) -> MazeConfig:
     return cfg.validate()
 
 
-def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool) -> None:
+def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool, **options) -> None:
     """Every agent of a maze suite, then one table of their meta-test success."""
     from plastix.experiments import get_experiment
     from plastix.eprnn.cli import write_maze_table
 
-    runs = [res.path for res in run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress)]
+    results = run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress, **options)
+    runs = [res.path for _, res in results]
     print(write_maze_table(runs, Path(out) / f"{suite.replace('/', '-')}-comparison"))
 
 

@@ -86,6 +86,16 @@ def skip_finished(cfg, out: Path, fresh: bool) -> bool:
     return done is not None
 
 
+def run_unless_finished(cfg, out: Path, *, fresh: bool, progress: bool, **options) -> None:
+    """Every command's tail: skip a finished run of ``cfg`` (:func:`skip_finished`), else run it with its
+    family's runner (resuming unless ``fresh``; ``options`` such as ``ray``) and print its report."""
+    from plastix.families import family_of
+
+    if not skip_finished(cfg, out, fresh):
+        family = family_of(cfg)
+        family.report(family.run(cfg, out, progress=progress, resume=not fresh, **options))
+
+
 def check_out_dir(out: Path) -> None:
     """A command's ``--out`` must be a writable directory, or creatable: checked before any compute,
     nothing created."""

@@ -24,13 +24,11 @@ def remember(cfg: tyro.conf.OmitArgPrefixes[RememberConfig], out: Path = Path("r
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
     """
-    from plastix.platform.store import check_out_dir, skip_finished
-    from plastix.remember.run import run_remember
+    from plastix.platform.store import check_out_dir, run_unless_finished
 
     cfg.validate()
     check_out_dir(out)
-    if not skip_finished(cfg, out, fresh):
-        report_remember(run_remember(cfg, out, progress=progress, resume=not fresh))
+    run_unless_finished(cfg, out, fresh=fresh, progress=progress)
 
 
 def report_remember(res) -> None:

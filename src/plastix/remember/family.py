@@ -35,7 +35,7 @@ def budget(name: str, cfg: RememberConfig, b: Budget) -> RememberConfig:
     return cfg.validate()
 
 
-def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool) -> None:
+def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: bool, **options) -> None:
     """Every model of the recall suite (finished members are not trained again), then one recall table."""
     from plastix.experiments import get_experiment
     from plastix.remember.cli import write_recall_table
@@ -44,7 +44,8 @@ def suite(suite: str, members: tuple[str, ...], b: Budget, out: Path, progress: 
     def reuse(cfg, out, progress):
         return run_remember(cfg, out, progress=progress, reuse=True)
 
-    runs = [res.path for res in run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress, run=reuse)]
+    results = run_members(FAMILY, {m: get_experiment(m) for m in members}, b, out, progress, run=reuse, **options)
+    runs = [res.path for _, res in results]
     cmp = Path(out) / f"{suite.replace('/', '-')}-comparison"
     print(write_recall_table(runs, cmp))
     print(f"results: {cmp.resolve()}/recall.md (.csv), plot: {cmp.resolve()}/recall.png")
