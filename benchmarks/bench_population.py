@@ -1,4 +1,5 @@
-"""Seconds per full-scale maze generation with the population on Ray actors, and a scaling model.
+"""Seconds per full-scale maze generation with the population on Ray actors, and a scaling model
+(``--family blur``: the same for a generation of ``blur/cmaes-mnist14``, P = 80 genomes).
 
 The generation is the maze paper's: P = 360 members × 12 random 15×15 mazes (ρ = 0.35),
 DecPRNN-post, the paper's sep-CMA-ES; untrained genomes, so most episodes run all 200 steps.
@@ -17,7 +18,7 @@ actors share one node, and each core computes slower when both do: the factor ``
 ``t(N) = s · t_eval / N + o``, for 16, 64 and 360 workers and the paper-scale runs (15,000
 generations per stage; the released genotype had 49,000).
 
-    python benchmarks/bench_population.py [--repeats 3] [--workers 1 2]
+    python benchmarks/bench_population.py [--family eprnn|blur] [--repeats 3] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -42,6 +43,36 @@ from plastix.eprnn.run import _compiled, _program_key, _ray_generation  # noqa: 
 GENERATIONS = 49_000  # the paper-scale run's length used for the wall-time prediction
 
 
+def maze_program():
+    """(in-process generation, Ray generation(pool), actor factory and its argument, state, payload,
+    run lengths for the predictions, population size)."""
+    cfg = MazeConfig(popsize=360, mazes=12, maze_size=15, crowd=0.35)
+    agent, lt, es, generation, tell, test = _compiled(_program_key(cfg))
+    state = es.init(None, flat_genome(agent.init_genome(jax.random.key(0))))
+    mazes = Maze(*(jnp.asarray(a) for a in sample_mazes(jax.random.key(7), cfg.mazes, cfg.maze_size, cfg.crowd)))
+    return (generation, lambda pool: _ray_generation(es, pool), "plastix.eprnn.run:shard_scorer",
+            _program_key(cfg), state, mazes, (15_000, GENERATIONS), cfg.popsize)
+
+
+def blur_program():
+    """The same for one generation (ask, score, tell) of blur/cmaes-mnist14."""
+    import dataclasses
+
+    from plastix.blur import run as blur_run
+    from plastix.experiments import EXPERIMENTS
+
+    cfg = dataclasses.replace(EXPERIMENTS["blur/cmaes-mnist14"].config, name="")
+    cma, template, generations, _ = blur_run._program(cfg)
+    state = cma.init(jax.random.key(0), template)
+
+    def ray_generation(pool):
+        many = blur_run._ray_generations(cma, pool)
+        return lambda st, key, _: many(st, key, 1)
+
+    return (lambda st, key, _: generations(st, key, 1), ray_generation, "plastix.blur.run:shard_scorer",
+            blur_run._program_key(cfg), state, None, (400,), cfg.population)
+
+
 def seconds_per_generation(generation, state, mazes, repeats: int, pool=None) -> tuple[float, float, float]:
     """(median seconds per generation, first call's seconds, median overhead) — the first call compiles;
     the overhead (with a pool) is the wall time minus the slowest shard's computing time."""
@@ -60,6 +91,7 @@ def seconds_per_generation(generation, state, mazes, repeats: int, pool=None) ->
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--family", choices=("eprnn", "blur"), default="eprnn")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = ap.parse_args()
@@ -68,10 +100,8 @@ def main() -> None:
     from plastix.platform.population import RayPopulation
 
     print(machine_line(args.repeats))
-    cfg = MazeConfig(popsize=360, mazes=12, maze_size=15, crowd=0.35)
-    agent, lt, es, generation, tell, test = _compiled(_program_key(cfg))
-    state = es.init(None, flat_genome(agent.init_genome(jax.random.key(0))))
-    mazes = Maze(*(jnp.asarray(a) for a in sample_mazes(jax.random.key(7), cfg.mazes, cfg.maze_size, cfg.crowd)))
+    generation, ray_generation, factory, factory_arg, state, mazes, lengths, popsize = (
+        maze_program() if args.family == "eprnn" else blur_program())
     t_eval, first, _ = seconds_per_generation(generation, state, mazes, args.repeats)
     rows = [("in-process, 1 core", t_eval, first - t_eval)]
     print(f"in-process: {t_eval:.2f} s per generation (compile {first - t_eval:.1f} s)", flush=True)
@@ -79,8 +109,8 @@ def main() -> None:
     for n in args.workers:
         ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False)
         try:
-            pool = RayPopulation("auto", n, "plastix.eprnn.run:shard_scorer", _program_key(cfg))
-            t, first, overheads[n] = seconds_per_generation(_ray_generation(es, pool), state, mazes, args.repeats, pool)
+            pool = RayPopulation("auto", n, factory, factory_arg)
+            t, first, overheads[n] = seconds_per_generation(ray_generation(pool), state, mazes, args.repeats, pool)
             pool.close()
         finally:
             ray.shutdown()
@@ -100,14 +130,14 @@ def main() -> None:
     share = (measured[n_max] - overhead) / (t_eval / n_max)  # per-core slowdown with every core of the node busy
     print(f"node-sharing factor s = (t_ray({n_max}) − o) / (t_eval/{n_max}) = {share:.2f} "
           "(each core slower when all cores compute: shared caches, memory bandwidth, clocks)")
-    print("| N workers | t_eval/N + o | s·t_eval/N + o (nodes fully busy) | measured | 15,000 generations "
-          "| 49,000 generations |")
-    print("|---|---|---|---|---|---|")
-    for n in sorted({*args.workers, 16, 64, 360}):
+    print("| N workers | t_eval/N + o | s·t_eval/N + o (nodes fully busy) | measured | "
+          + " | ".join(f"{g:,} generations" for g in lengths) + " |")
+    print("|---|---|---|---|" + "---|" * len(lengths))
+    for n in sorted({*args.workers, 16, 64, popsize}):  # at most one worker per member
         naive, busy = t_eval / n + overhead, share * t_eval / n + overhead
         got = f"{measured[n]:.2f} s" if n in measured else "–"
-        print(f"| {n} | {naive:.2f} s | {busy:.2f} s | {got} | {busy * 15_000 / 3600:.1f} h | "
-              f"{busy * GENERATIONS / 3600:.1f} h |")
+        print(f"| {n} | {naive:.2f} s | {busy:.2f} s | {got} | "
+              + " | ".join(f"{busy * g / 3600:.2f} h" for g in lengths) + " |")
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,12 @@
 """One evolution run's population on a real local Ray cluster (plastix.platform.population): the same
-metrics and genotype as the single-process run, a worker killed mid-generation replaced with the run
-unchanged, a driver stopped and rerun resuming to the same run, a head node started by
-`ray start --head`, and an address where nothing answers."""
+metrics and genotype as the single-process run (maze and BLUR CMA-ES runs), a worker killed
+mid-generation replaced with the run unchanged, a driver stopped and rerun resuming to the same run, a
+head node started by `ray start --head`, an address where nothing answers, and a cluster whose plastix
+version differs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -22,6 +24,7 @@ from plastix.cli import main
 from plastix.eprnn.config import MazeConfig
 from plastix.eprnn.genotype import load_genotype
 from plastix.eprnn.run import run_evolve
+from plastix.experiments import EXPERIMENTS
 
 ray = pytest.importorskip("ray")
 
@@ -116,6 +119,48 @@ def _shards_follow_the_members_index() -> None:
         pool.close()
 
 
+BLUR = dataclasses.replace(EXPERIMENTS["blur/smoke"].config, population=9, transfer=(), name="b")
+
+
+def test_blur_cmaes_sharded_run_is_bit_identical(tmp_path):
+    """A BLUR CMA-ES run with its population of 9 in uneven shards (3, 3, 3 and 5, 4) on 3 or 2 actors:
+    the generations, the test-accuracy record and both genomes are the single-process run's. Negative
+    control (checked by hand, 2026-12-07): with the population vmapped at once instead of scored member
+    by member (plastix.blur.evolve.make_cmaes), this test fails: a vmapped member's rounding depends on
+    the shard's size."""
+    from plastix.blur.genome import load_genome
+    from plastix.blur.run import run_blur_cma
+
+    single = run_blur_cma(BLUR, tmp_path / "single", progress=False).path
+    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
+    try:
+        for workers in (3, 2):
+            path = run_blur_cma(BLUR, tmp_path / f"ray{workers}", progress=False, ray="auto", ray_workers=workers).path
+            for table in ("generations.parquet", "metrics.parquet", "curve.parquet"):
+                pd.testing.assert_frame_equal(pd.read_parquet(single / table), pd.read_parquet(path / table))
+            for genome in ("genome.npz", "best_genome.npz"):
+                a, b = load_genome(single / genome), load_genome(path / genome)
+                for x, y in zip(a, b):
+                    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    finally:
+        ray.shutdown()
+    gens = pd.read_parquet(single / "generations.parquet")
+    assert len(gens) == BLUR.generations and gens["mean"].nunique() > 1  # a run that moved, not a constant
+
+
+def test_a_cluster_with_another_plastix_version_is_refused(tmp_path, capsys, monkeypatch):
+    """The actors report the installed version; a driver that differs (here: patched) stops before any work."""
+    import plastix
+
+    monkeypatch.setattr(plastix, "__version__", plastix.__version__ + ".other")
+    assert main(["run", "eprnn/smoke", "--ray", "local", "--ray-workers", "1", "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("plastix: error: --ray: the cluster runs plastix ") and "\n" not in err, err
+    assert "install the same version on every node" in err
+    assert not (tmp_path / "o").exists()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -164,8 +209,9 @@ def test_a_head_node_started_by_ray_start(single, tmp_path):
     (["evolve-maze", "--ray", "nonsense"], "--ray: 'nonsense' is not host:port, auto or local"),
     (["evolve-maze", "--ray-workers", "2"], "--ray-workers: give --ray ADDRESS too"),
     (["run", "eprnn/smoke", "--ray", "127.0.0.1:PORT"], "--ray: no Ray cluster answers at 127.0.0.1:"),
-    (["run", "weight-max/multiplexer20", "--ray", "auto"], "--ray: teams runs do not take it; allowed for: eprnn"),
-    (["run", "remember/recall-table", "--ray", "auto"], "--ray: remember runs do not take it; allowed for: eprnn"),
+    (["run", "weight-max/multiplexer20", "--ray", "auto"], "--ray: teams runs do not take it; allowed for: eprnn, blur"),
+    (["run", "remember/recall-table", "--ray", "auto"], "--ray: remember runs do not take it; allowed for: eprnn, blur"),
+    (["run", "blur/gradient-smoke", "--ray", "auto"], "ray: BLUR gradient meta-training is one compiled meta-gradient"),
 ])
 def test_bad_ray_input_one_line_exit_2_nothing_written(tmp_path, capsys, args, needle):
     args = [a.replace("PORT", str(_free_port())) for a in args]

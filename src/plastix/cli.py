@@ -76,8 +76,8 @@ def run_experiment(
         out: parent directory for run directories.
         progress: show a progress bar.
         fresh: start over: recompute a finished run, ignore an interrupted one's checkpoint.
-        ray: evolution runs (eprnn/*): evaluate each generation's population in shards on this Ray
-            cluster: auto, local (start one here) or host:port. Same numbers as without it.
+        ray: evolution runs (eprnn/*, BLUR CMA-ES): evaluate each generation's population in shards on
+            this Ray cluster: auto, local (start one here) or host:port. Same numbers as without it.
         ray_workers: with --ray: the number of Ray actors (0 = one per CPU of the cluster).
     """
     from plastix.experiments import SUITES, get_experiment

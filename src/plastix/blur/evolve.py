@@ -6,7 +6,8 @@ scales/shifts when the network normalises, the Oja multiplier when Oja is on, th
 with synapse normalisation and the saturation scale α with saturation (the logit scale does not
 affect accuracy and is left out). Fitness (maximised; evosax minimises, so it sees ``−fitness``):
 accuracy on ``n_query`` query batches after ``n_support`` inner steps from fresh synapses. The
-whole population is one vmapped call; a run of generations is one ``lax.scan``. Defaults
+population is scored member by member in one call (``CmaRun.score``, also a Ray actor's shard
+evaluator); a run of generations is one ``lax.scan``. Defaults
 [choice]: σ₀ = 0.5, no bounds, no restarts, initial mean a random N(0, 1) genome (or the backprop
 init).
 """
@@ -63,7 +64,11 @@ def accuracy_after(net: BlurNet, g: Genome, key: Array, sample: Callable, n_supp
 
 class CmaRun(NamedTuple):
     init: Any  # (key, mean_genome) -> state
+    ask: Any  # (key, state) -> (population (P, d), state)
+    score: Any  # (population (n, d), key) -> fitness (n,): the generation's tasks are the key's, the same for all
+    tell: Any  # (population, fitness, state, key) -> state
     generations: Any  # (state, key, n) -> (state, (best fitness so far, mean fitness) per generation)
+    best: Any  # state -> (best solution seen, its fitness)
     mean_genome: Any  # state -> Genome (the distribution mean)
     best_genome: Any  # state -> Genome (best solution seen)
 
@@ -78,16 +83,23 @@ def make_cmaes(net: BlurNet, sample: Callable, template: Genome, population: int
     def fitness(v, key):
         return accuracy_after(net, from_vector(v, template, fields), key, sample, n_support, n_query, batch)
 
+    def score(xs, key):
+        # the same tasks (key) for every member: a fair ranking. Member by member (lax.map, not vmap):
+        # a vmapped member's rounding depends on how many are evaluated together, so a population split
+        # into shards (``--ray``) would not compute what the whole population computes; on this CPU the
+        # map is as fast as the vmap (docs/families/blur.md)
+        return jax.lax.map(lambda x: fitness(x, key), xs)
+
     def generations(state, key, n: int):
         def gen(st, k):
             k_ask, k_fit, k_tell = jax.random.split(k, 3)
             xs, st = es.ask(k_ask, st)
-            fit = jax.vmap(fitness, (0, None))(xs, k_fit)  # the same tasks for every member: a fair ranking
+            fit = score(xs, k_fit)
             st = es.tell(xs, fit, st, k_tell)
             return st, (es.best(st)[1], jnp.mean(fit))
 
         return jax.lax.scan(gen, state, jax.random.split(key, n))
 
-    return CmaRun(lambda key, mean: es.init(key, to_vector(mean, fields)), generations,
+    return CmaRun(lambda key, mean: es.init(key, to_vector(mean, fields)), es.ask, score, es.tell, generations, es.best,
                   lambda st: from_vector(es.mean(st), template, fields),
                   lambda st: from_vector(es.best(st)[0], template, fields))

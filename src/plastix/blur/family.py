@@ -11,14 +11,19 @@ from plastix.validation import ConfigError
 from plastix.families import Budget, Family
 
 
-def run(cfg: BlurCmaConfig | BlurMetaConfig, out, *, progress: bool = True, resume: bool = True):
+def run(cfg: BlurCmaConfig | BlurMetaConfig, out, *, progress: bool = True, resume: bool = True, ray: str = "",
+        ray_workers: int = 0):
     if type(cfg) is BlurMetaConfig:
+        if ray:
+            raise ConfigError("ray", "BLUR gradient meta-training is one compiled meta-gradient, not a population "
+                                     "to shard; allowed: --ray with BLUR CMA-ES runs (blur/cmaes-mnist14, "
+                                     "blur/generalisation, …)")
         from plastix.blur.meta_run import run_blur_meta
 
         return run_blur_meta(cfg, out, progress=progress, resume=resume)
     from plastix.blur.run import run_blur_cma
 
-    return run_blur_cma(cfg, out, progress=progress, resume=resume)
+    return run_blur_cma(cfg, out, progress=progress, resume=resume, ray=ray, ray_workers=ray_workers)
 
 
 def report(res) -> None:
@@ -72,4 +77,5 @@ FAMILY = Family(
             "BlurMetaConfig": ("training.parquet", ("step",), ("accuracy",))},
     rule=_rule,
     task=lambda cfg: cfg.dataset if type(cfg) is BlurCmaConfig else "+".join(cfg.tasks),
+    run_options=("ray", "ray_workers"),
 )

@@ -151,13 +151,67 @@ def _program(cfg: BlurCmaConfig):
     return cma, template, jax.jit(cma.generations, static_argnums=2), test_accuracy
 
 
+def _program_key(cfg: BlurCmaConfig) -> str:
+    """The config as a Ray actor rebuilds it (the run's name does not change the program)."""
+    return json.dumps(dataclasses.replace(cfg, name="").to_dict(), sort_keys=True)
+
+
+def shard_scorer(program_key: str):
+    """A Ray actor's shard evaluator for ``--ray`` (:mod:`plastix.platform.population`):
+    ``score(pop_shard, first, key_data) -> fitness``. Every member sees the generation's tasks (the
+    key), so ``first`` does not enter; members are scored one by one (:func:`make_cmaes`), so a shard
+    computes what the whole population computes."""
+    cma = _program(BlurCmaConfig.from_dict(json.loads(program_key)))[0]
+    score = jax.jit(cma.score)
+
+    def shard(pop, first, key_data):
+        return score(jnp.asarray(pop), jax.random.wrap_key_data(jnp.asarray(key_data)))
+
+    return shard
+
+
+def _ray_generations(cma, pool):
+    """``generations(state, key, n)`` with each population scored by ``pool``'s actors: the driver asks
+    and tells with the keys the compiled ``lax.scan`` uses, so the numbers are the same."""
+    ask, tell, best = jax.jit(cma.ask), jax.jit(cma.tell), jax.jit(lambda st: cma.best(st)[1])
+
+    def generations(state, key, n: int):
+        bests, means = [], []
+        for k in jax.random.split(key, n):
+            k_ask, k_fit, k_tell = jax.random.split(k, 3)
+            xs, state = ask(k_ask, state)
+            fit = pool.evaluate(np.asarray(xs), np.asarray(jax.random.key_data(k_fit)))
+            state = tell(xs, jnp.asarray(fit), state, k_tell)
+            bests.append(best(state))
+            means.append(jnp.mean(jnp.asarray(fit)))
+        return state, (jnp.stack(bests), jnp.stack(means))
+
+    return generations
+
+
 def run_blur_cma(cfg: BlurCmaConfig, out: str | Path = "runs", *, progress: bool = True, resume: bool = True,
-                 stop_after: int | None = None) -> RunResult:
+                 stop_after: int | None = None, ray: str = "", ray_workers: int = 0) -> RunResult:
     """Evolve ``cfg`` and publish ``out/<cfg.run_name>/`` (module docstring). ``stop_after`` ends after
-    that many chunks with the checkpoint written and nothing published (tests of resumption)."""
+    that many chunks with the checkpoint written and nothing published (tests of resumption). ``ray``
+    (``auto``, ``local``, host:port) scores each generation's population in shards on that Ray
+    cluster's actors (``ray_workers`` of them; 0: one per CPU), with the same numbers as here."""
     cfg.validate()
     t0 = time.perf_counter()
     cma, template, generations, test_accuracy = _program(dataclasses.replace(cfg, name=""))
+    pool = None
+    if ray:  # connected (or refused) before anything is written
+        from plastix.platform.population import RayPopulation
+
+        pool = RayPopulation(ray, ray_workers, "plastix.blur.run:shard_scorer", _program_key(cfg))
+        generations = _ray_generations(cma, pool)
+    try:
+        return _evolve(cfg, cma, template, generations, test_accuracy, out, progress, resume, stop_after, t0)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _evolve(cfg, cma, template, generations, test_accuracy, out, progress, resume, stop_after, t0) -> RunResult:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / cfg.run_name, out / f".{cfg.run_name}.partial"
