@@ -49,7 +49,8 @@ def test_with_traces_equals_slow_loop():
         assert _tree_close(grads, expected) == (decay == kappa)
 
 
-@pytest.mark.parametrize("name", ["reinforce", "uwm", "ste", "map_prop", "backprop", "boltzmann", "weight_max"])
+@pytest.mark.parametrize("name", ["reinforce", "uwm", "ste", "map_prop", "backprop", "boltzmann", "weight_max",
+                                  "boltzmann_joint", "recurrent_feedback"])
 def test_rules_are_signal_linear_except_weight_max(name):
     """The trace wrapper needs g(δ) = δ·g(1); WM (post-step weights in its hidden rewards) is the exception."""
     from plastix.teams.train import build_network
@@ -158,7 +159,7 @@ def test_trainer_deterministic_chunk_invariant_and_clears_traces():
     assert not np.allclose(np.asarray(state.agent.actor[0]["W"][0]), np.asarray(state.agent.actor[0]["W"][1]))
 
 
-@pytest.mark.parametrize("rule", ["reinforce", "uwm", "map_prop", "boltzmann"])
+@pytest.mark.parametrize("rule", ["reinforce", "uwm", "map_prop", "boltzmann", "boltzmann_joint", "recurrent_feedback"])
 def test_rules_run_as_traced_actors(rule):
     """Contract: rules of each network kind run as traced actors, finite, episodes recorded (weight_max:
     the trainer test above; ste, backprop and recurrent go through the same wrapper, whose

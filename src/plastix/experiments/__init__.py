@@ -69,6 +69,14 @@ _COORD_METHODS = {  # name: (rule, overrides, description)
                   "Boltzmann-machine layer (10 parallel sweeps), hebbian rule, critic-centred, U rate 1e-3"),
     "recurrent": ("recurrent", {"baseline": "critic", "lateral_lr": 1e-4},
                   "recurrent layer (T = 5), exact REINFORCE, critic-centred, U rate 1e-4"),
+    # second reconstruction (spec §9.4): hidden layers sampled jointly with the action
+    # sweeps, annealing and rates: the best of a 3-seed, 100k-sample sweep on 11 bits (docs/families/teams.md)
+    "boltzmann-joint": ("boltzmann_joint", {"baseline": "critic", "sweeps": 30, "anneal": 2.0, "lr": (1e-1, 1e-2, 1e-3)},
+                        "hidden layers and action sampled jointly (30 block Gibbs sweeps of a layered Boltzmann "
+                        "network, temperature annealed from 2 to 1), hebbian rule, critic-centred, rates 1e-1/1e-2/1e-3"),
+    "recurrent-feedback": ("recurrent_feedback", {"baseline": "critic"},
+                           "recurrent layers with untied feedback from the layer above (T = 5 steps, action "
+                           "re-sampled each step), exact per-step REINFORCE, critic-centred"),
 }
 _COORD_BASES = {
     "multiplexer11": dataclasses.replace(_WM_MP20, bits=11, steps=200_000, log_every=200),
@@ -159,14 +167,18 @@ def _rl() -> dict[str, Experiment[TrainConfig]]:
             ("mean_return_over_run", float(ref_t.split()[0])))
         if env == "lunarlander":
             continue
-        for rule, extra, what in (("uwm", {}, "UWM actor (counterfactual reconstruction)"),
-                                  ("boltzmann", {"lateral_lr": 1e-3},
-                                   "Boltzmann-machine first layer (hebbian, 10 sweeps, U rate 1e-3)"),
-                                  ("boltzmann-negative", {"lateral_lr": 1e-3, "bm_rule": "negative"},
-                                   "Boltzmann-machine first layer with the negative phase (second chain)"),
-                                  ("reinforce", {}, "independent REINFORCE actor")):
-            out[f"{rule}/{env}"] = Experiment(
-                dataclasses.replace(base, rule=rule.split("-")[0], name=f"{rule}-{env}", **extra),
+        for method, extra, what in (("uwm", {}, "UWM actor (counterfactual reconstruction)"),
+                                    ("boltzmann", {"lateral_lr": 1e-3},
+                                     "Boltzmann-machine first layer (hebbian, 10 sweeps, U rate 1e-3)"),
+                                    ("boltzmann-negative", {"lateral_lr": 1e-3, "bm_rule": "negative"},
+                                     "Boltzmann-machine first layer with the negative phase (second chain)"),
+                                    ("boltzmann-joint", {"rule": "boltzmann_joint"},
+                                     "hidden layers and action sampled jointly (10 block Gibbs sweeps), hebbian "
+                                     "rule centred by the TD error"),
+                                    ("reinforce", {}, "independent REINFORCE actor")):
+            extra = {"rule": method.split("-")[0], **extra}
+            out[f"{method}/{env}"] = Experiment(
+                dataclasses.replace(base, name=f"{method}-{env}", **extra),
                 f"{what}, TD(λ) critic, the WM `{cid}` protocol", f"{_WM_RL_PAPER} `{cid}`, rule replaced [choice]",
                 "no published number (compare with weight-max/" + env + ")")
     for env, (cid, over, ref) in _MAP_RL.items():

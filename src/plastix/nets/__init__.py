@@ -2,6 +2,7 @@
 
 from plastix.nets._lateral import Boltzmann as Boltzmann
 from plastix.nets._lateral import Recurrent as Recurrent
+from plastix.nets.joint import JointNetwork as JointNetwork
 from plastix.nets._layers import Bernoulli as Bernoulli
 from plastix.nets._layers import Deterministic as Deterministic
 from plastix.nets._layers import Gaussian as Gaussian

@@ -47,6 +47,9 @@ class LayerTrace(NamedTuple):
     h: Array  # (B, n) the sampled value (one-hot for softmax; g(u) if deterministic)
     v: Array  # (B, n) unit eligibility ∂ log P(h|x)/∂u (zeros if deterministic)
     lateral: Array | None = None  # (B, n, n) eligibility of lateral weights U (lateral layers only)
+    elig: dict | None = None  # per-sample eligibility of each parameter where it is not x ⊗ v (whole-trajectory
+    #   scores, plastix.nets.joint): a matrix's as factor pairs [(left (B, m), right (B, n)), …] whose per-sample
+    #   outer products sum to it, a bias's as [(B, n), …] summed
 
 
 def _link(name: str, u: Array) -> Array:

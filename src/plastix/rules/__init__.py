@@ -110,6 +110,24 @@ RULES: dict[str, RuleSpec] = {
         "steps (Chung 2023) [recon]",
         units=("bernoulli",),
     ),
+    "boltzmann_joint": RuleSpec(
+        lambda net, **kw: reinforce(**kw),
+        "joint",
+        True,
+        "coordinated exploration: hidden layers and action sampled jointly by block Gibbs sweeps over a "
+        "layered Boltzmann network; reward-modulated Hebbian rule (--bm-rule hebbian | negative | chain); "
+        "centre with --baseline critic (Chung 2023) [recon]",
+        units=("bernoulli",),
+    ),
+    "recurrent_feedback": RuleSpec(
+        lambda net, **kw: reinforce(**kw),
+        "feedback",
+        True,
+        "coordinated exploration: recurrent hidden layers with untied feedback from the layer above, "
+        "--recurrent-steps T synchronous steps, the action re-sampled each step; exact per-step REINFORCE "
+        "(Chung 2023) [recon]",
+        units=("bernoulli",),
+    ),
     "backprop_supervised": RuleSpec(
         lambda net, action="sign", **kw: backprop_supervised(net, action=action),
         "deterministic",

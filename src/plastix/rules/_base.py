@@ -31,12 +31,25 @@ class Rule(NamedTuple):
 def score_grads(layer: LayerTrace, signal: Array) -> dict:
     """Loss-convention gradient of one layer: ``−mean_b[(x ⊗ v)·signal]`` and ``−mean_b[v·signal]``.
 
-    Lateral layers (``layer.lateral`` set) also get ``U``: ``−mean_b[lateral·signal]``.
+    Lateral layers (``layer.lateral`` set) also get ``U``: ``−mean_b[lateral·signal]``. A trace with
+    per-sample eligibilities (``layer.elig``, outer-product factor pairs) gets ``−mean_b[elig·signal]`` for
+    each of its parameters.
 
     Args:
         layer: the layer's trace; ``layer.v`` (B, n) is the unit eligibility.
         signal: (B,) or (B, n) per-sample (or per-unit) reward.
     """
+    if layer.elig is not None:  # a per-sample eligibility of every parameter (joint networks)
+        if signal.ndim != 1:
+            raise ValueError("whole-trajectory eligibilities take one global signal per sample, shape (B,)")
+        batch = signal.shape[0]
+
+        def contract(parts):  # Σ_b signal_b Σ_parts (left_b ⊗ right_b), one product per factor pair
+            if isinstance(parts[0], tuple):
+                return sum(left.T @ (right * signal[:, None]) for left, right in parts)
+            return sum(signal @ v for v in parts)
+
+        return {k: -contract(parts) / batch for k, parts in layer.elig.items()}
     r = signal[:, None] if signal.ndim == 1 else signal
     d = layer.v * r  # (B, n)
     batch = d.shape[0]

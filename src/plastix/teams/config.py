@@ -82,15 +82,19 @@ class TrainConfig(ConfigIO):
     map_update_adj: float = 0.5
     """map_prop: minimisation step size as a fraction of each layer's σ² (reference 0.5)."""
     sweeps: int = 10
-    """boltzmann: Gibbs sweeps after the initial state [choice]."""
+    """boltzmann, boltzmann_joint: Gibbs sweeps after the initial state [choice]."""
+    anneal: float = 1.0
+    """boltzmann_joint, recurrent_feedback: temperature multiplier at the feed-forward sample, falling
+    linearly to 1 at the last sweep or step (1 = fixed temperature)."""
     gibbs: str = "parallel"
     """boltzmann: Gibbs sampler, parallel (auxiliary-Gaussian block Gibbs) | sequential (random scan)."""
     gibbs_init: str = "forward"
     """boltzmann: initial state, forward (feed-forward sample) | previous (persistent chain; step 0 starts all off)."""
     bm_rule: str = "hebbian"
-    """boltzmann: eligibility, hebbian (no negative phase) | negative (second chain) | chain (every Gibbs update; sequential)."""
+    """boltzmann, boltzmann_joint: eligibility, hebbian (no negative phase) | negative (second chain) | chain
+    (every Gibbs update; boltzmann: sequential sampler only)."""
     recurrent_steps: int = 5
-    """recurrent: steps T of the recurrent layer [choice]."""
+    """recurrent, recurrent_feedback: steps T of the recurrent layer(s) [choice]."""
     lateral_lr: float | None = None
     """boltzmann/recurrent: learning rate of the lateral weights U; None = the first layer's rate."""
     lateral_init: str = "glorot"
@@ -230,7 +234,8 @@ class TrainConfig(ConfigIO):
         choice("gibbs_init", self.gibbs_init, ("forward", "previous"))
         choice("bm_rule", self.bm_rule, ("hebbian", "negative", "chain"))
         choice("lateral_init", self.lateral_init, ("glorot", "zeros"))
-        if self.bm_rule == "chain" and self.gibbs != "sequential":
+        network = RULES[self.rule].network
+        if self.bm_rule == "chain" and self.gibbs != "sequential" and network == "boltzmann":
             raise ConfigError("bm_rule", "chain scores every single Gibbs update and needs --gibbs sequential; "
                               "allowed with parallel: hebbian, negative")
         for name in ("map_steps", "sweeps"):
@@ -239,7 +244,10 @@ class TrainConfig(ConfigIO):
         if self.lateral_lr is not None:
             finite("lateral_lr", self.lateral_lr, at_least=0)
         finite("map_update_adj", self.map_update_adj, above=0)
-        if self.alignment != "none" and RULES[self.rule].network in ("boltzmann", "recurrent"):
+        finite("anneal", self.anneal, above=0)
+        if network == "joint" and len(set(self.layer_taus)) > 1:
+            raise ConfigError("tau", f"{self.rule} samples one Boltzmann distribution: give one --tau, got {self.tau}")
+        if self.alignment != "none" and network in ("boltzmann", "recurrent", "joint", "feedback"):
             raise ConfigError("alignment", f"no alignment diagnostic for {self.rule}; allowed: none")
         choice("activation", self.activation, ACTIVATIONS)
         if self.output:

@@ -32,7 +32,8 @@ import optax
 
 from plastix.teams.alignment import all_multiplexer_inputs, exact_alignment, tree_cosine
 from plastix.teams.config import TrainConfig
-from plastix.nets import Boltzmann, Network, Recurrent, deterministic_mlp, stochastic_mlp
+from plastix.validation import ConfigError
+from plastix.nets import Boltzmann, JointNetwork, Network, Recurrent, deterministic_mlp, stochastic_mlp
 from plastix.optim import make_optimizer
 from plastix.random import Sampler, get_sampler
 from plastix.rules import RULES, Rule, make_rule, ste
@@ -81,6 +82,15 @@ def build_network(cfg: TrainConfig, n_in: int, n_out: int, output: str) -> Netwo
     if spec.network == "deterministic":
         return deterministic_mlp(n_in, cfg.hidden, n_out, activation=cfg.activation, output=output,
                                  tau=taus[-1], sigma2=sig[-1], bias_init=cfg.bias_init)
+    if spec.network in ("joint", "feedback"):
+        net = stochastic_mlp(n_in, cfg.hidden, n_out, unit=cfg.hidden_unit, output=output, tau=taus, sigma2=sig,
+                             bias_init=cfg.bias_init)
+        feedback = spec.network == "feedback"
+        try:
+            return JointNetwork(n_in, net.layers, sweeps=cfg.recurrent_steps if feedback else cfg.sweeps,
+                                eligibility=cfg.bm_rule, anneal=cfg.anneal, feedback=feedback)
+        except ValueError as e:  # e.g. a Gaussian output (regression): no joint distribution to sample
+            raise ConfigError("rule", f"{cfg.rule}: {e}") from None
     lateral = None
     if spec.network == "boltzmann":
         lateral = Boltzmann(cfg.hidden[0], cfg.bias_init, taus[0], cfg.lateral_init, sweeps=cfg.sweeps,  # type: ignore[arg-type]
