@@ -179,17 +179,15 @@ class JointNetwork(Network):
     # -- a whole trajectory -------------------------------------------------------------------------
     def trajectory(self, params: Params, x: Array, key: PRNGKey | None, sampler: Sampler | None,
                    forced: tuple[State, ...] | None = None, score: bool = False):
-        """The feed-forward sample and ``sweeps`` sweeps.
+        """The feed-forward sample and ``sweeps`` sweeps, as ``(states, elig)``: every state
+        ``(state_0, …, state_K)`` and the per-sample score, one dict per layer (``None`` unless
+        ``score``): for a matrix, the list of factor pairs ``(left (B, m), right (B, n))`` whose
+        per-sample outer products sum to it; for a bias, a list of (B, n).
 
         Args:
             forced: the trajectory to take instead of sampling (the oracles enumerate them):
                 ``(state_0, …, state_K)``, each a tuple of every layer's value.
             score: also return the trajectory's exact score (the ``chain`` eligibility).
-
-        Returns:
-            ``(states, elig)``: every state ``(state_0, …, state_K)`` and the per-sample score, one dict
-            per layer (``None`` unless ``score``): for a matrix, the list of factor pairs ``(left (B, m),
-            right (B, n))`` whose per-sample outer products sum to it; for a bias, a list of (B, n).
         """
         n_layers, cs = len(self.layers), self.multipliers()
         keys = sampler.split(key, (self.sweeps + 1) * n_layers) if forced is None else [None] * (
