@@ -44,14 +44,12 @@ def _bits(n):
 
 H = _bits(2)  # the 4 values of a 2-unit hidden layer
 A = np.eye(2)  # the 2 one-hot actions
-STATES = [(h1, h2, a) for h1 in H for h2 in H for a in A]  # 32
+IDX = np.array([(i1, i2, ia) for i1 in range(4) for i2 in range(4) for ia in range(2)])  # the 32 states
 
 
-def _stack(states):
-    return tuple(jnp.asarray(np.stack([s[l] for s in states])) for l in range(3))
-
-
-IDX = np.array([(i1, i2, ia) for i1 in range(4) for i2 in range(4) for ia in range(2)])  # STATES' indices
+def _values(idx):
+    """The layers' values (h1, h2, a) of states given by their indices, ``idx`` (..., 3)."""
+    return jnp.asarray(H[idx[..., 0]]), jnp.asarray(H[idx[..., 1]]), jnp.asarray(A[idx[..., 2]])
 
 
 def _energy_table(params):
@@ -173,10 +171,12 @@ def test_hebbian_centred_expected_update_is_the_exact_gradient(seed):
         net = _net(sweeps=5)
         params = _params(net, seed)
         prob = _boltzmann(params)
-        states = _stack(STATES)
+        states = _values(IDX)
         x = jnp.broadcast_to(jnp.asarray(X), (32, 3))
-        reward = jnp.asarray(np.stack([REWARD @ s[2] for s in STATES]))
+        reward = jnp.asarray(REWARD)[IDX[:, 2]]
         mean = prob @ reward
+        # the network's own energy is the spec's
+        np.testing.assert_allclose(net.energy(params, x, states), _energy_table(params).reshape(-1), rtol=1e-12)
         trace = net.trace_of(params, x, (states,), None)
         centred = _weighted_update(trace, prob, reward - mean)
         raw = _weighted_update(trace, prob, reward)
@@ -193,12 +193,11 @@ def test_negative_phase_from_a_second_chain_needs_no_baseline():
         net = _net(sweeps=5, eligibility="negative")
         params = _params(net, 4)
         prob = _boltzmann(params)
-        pairs = [(i, j) for i in range(32) for j in range(32)]
-        first = _stack([STATES[i] for i, _ in pairs])
-        second = _stack([STATES[j] for _, j in pairs])
-        weights = jnp.stack([prob[i] * prob[j] for i, j in pairs])
-        reward = jnp.asarray(np.stack([REWARD @ STATES[i][2] for i, _ in pairs]))
-        x = jnp.broadcast_to(jnp.asarray(X), (len(pairs), 3))
+        i, j = (a.ravel() for a in np.indices((32, 32)))  # every pair of states
+        first, second = _values(IDX[i]), _values(IDX[j])
+        weights = prob[i] * prob[j]
+        reward = jnp.asarray(REWARD)[IDX[i, 2]]
+        x = jnp.broadcast_to(jnp.asarray(X), (len(i), 3))
         negative = _weighted_update(net.trace_of(params, x, (first,), None, second), weights, reward)
         hebbian = _weighted_update(_net(sweeps=5).trace_of(params, x, (first,), None), weights, reward)
         exact = _as_loss(jax.grad(lambda p: _boltzmann(p) @ jnp.asarray(REWARD)[IDX[:, 2]])(params))
@@ -207,16 +206,11 @@ def test_negative_phase_from_a_second_chain_needs_no_baseline():
 
 
 # ---- chain and recurrent_feedback: exact scores of the trajectories -------------------------------
-def _trajectories(k):
-    return list(itertools.product(STATES, repeat=k + 1))
-
-
 def _chain_check(net, params, prob_fn):
-    trajs = _trajectories(net.sweeps)
-    idx = IDX[np.array(list(itertools.product(range(32), repeat=net.sweeps + 1)))]  # (N, K + 1, 3)
+    idx = IDX[np.array(list(itertools.product(range(32), repeat=net.sweeps + 1)))]  # (N, K + 1, 3): every trajectory
     cs = net.multipliers()
-    forced = tuple(_stack([t[k] for t in trajs]) for k in range(net.sweeps + 1))
-    x = jnp.broadcast_to(jnp.asarray(X), (len(trajs), 3))
+    forced = tuple(_values(idx[:, k]) for k in range(net.sweeps + 1))
+    x = jnp.broadcast_to(jnp.asarray(X), (len(idx), 3))
     _, elig = net.trajectory(params, x, None, None, forced=forced, score=True)
     trace = net.trace_of(params, x, forced, elig)
     reward = jnp.asarray(REWARD)[idx[:, -1, 2]]

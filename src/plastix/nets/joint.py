@@ -57,7 +57,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from plastix.nets._layers import Bernoulli, LayerTrace, Softmax, glorot_init
+from plastix.nets._layers import Bernoulli, Softmax, glorot_init
 from plastix.nets._network import Network
 from plastix.random import Sampler
 from plastix.types import Array, Params, PRNGKey
@@ -136,7 +136,7 @@ class JointNetwork(Network):
 
     # -- one block update -------------------------------------------------------------------------
     def _logits(self, params: Params, l: int, below: Array, above: Array | None) -> Array:
-        u = below @ params[l]["W"] + params[l]["b"][None, :]
+        u = self.layers[l].preact(params[l], below)
         if above is not None:
             u = u + (above @ params[l]["B"] if self.feedback else above @ params[l + 1]["W"].T)
         return u
@@ -218,17 +218,16 @@ class JointNetwork(Network):
         return tuple(states), elig
 
     def trace_of(self, params: Params, x: Array, states: tuple[State, ...], elig, second: State | None = None):
-        """The network's trace at the final state, with the eligibility of ``self.rule``."""
+        """The network's trace at the final state, with the eligibility of ``self.rule``. The last sweep
+        runs at the layers' own temperature (every ``multipliers()`` ends at 1), so each layer's own
+        trace gives its input, pre-activation and mean."""
         final = states[-1]
         belows = (x,) + final[:-1]
-        c = self.multipliers()[-1]
         out = []
         for l, (layer, p, below, h) in enumerate(zip(self.layers, params, belows, final)):
-            u = below @ p["W"] + p["b"][None, :]
-            tau = layer.tau * c
-            mean = jax.nn.softmax(u / tau, axis=-1) if isinstance(layer, Softmax) else jax.nn.sigmoid(u / tau)
+            t, tau = layer.trace(p, below, h), layer.tau
             if self.rule == "hebbian":
-                out.append(LayerTrace(below, u, mean, h, h / tau))
+                out.append(t._replace(v=h / tau))
                 continue
             if self.rule == "negative":
                 below2 = x if l == 0 else second[l - 1]
@@ -237,7 +236,7 @@ class JointNetwork(Network):
                 e = {k: v or [(jnp.zeros((h.shape[0], p[k].shape[0]), h.dtype), jnp.zeros((h.shape[0], p[k].shape[1]),
                                                                                             h.dtype))]
                      for k, v in elig[l].items()}  # a parameter no update used (B with 0 steps): zero
-            out.append(LayerTrace(below, u, mean, h, jnp.zeros_like(h), elig=e))
+            out.append(t._replace(v=jnp.zeros_like(h), elig=e))
         return tuple(out)
 
     def sample(self, params: Params, x: Array, key: PRNGKey, sampler: Sampler, carry: tuple | None = None):

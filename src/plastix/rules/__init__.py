@@ -24,6 +24,12 @@ from plastix.rules.traces import reset_traces as reset_traces
 from plastix.rules.traces import with_traces as with_traces
 
 
+def _reinforce(net, **options) -> Rule:
+    """REINFORCE on whatever eligibility the network's trace carries (plain, lateral and joint networks
+    differ only in their sampling and traces)."""
+    return reinforce(**options)
+
+
 def _baseline_option(cfg, task) -> dict:
     return {"baseline": cfg.baseline}
 
@@ -45,7 +51,7 @@ class RuleSpec(NamedTuple):
 
 RULES: dict[str, RuleSpec] = {
     "reinforce": RuleSpec(
-        lambda net, **kw: reinforce(**kw),
+        _reinforce,
         "stochastic",
         True,
         "REINFORCE, every unit an agent with the global reward (Williams 1992)",
@@ -95,7 +101,7 @@ RULES: dict[str, RuleSpec] = {
                                    "gate_output": task.action == "real"},  # the reference gates regression (§8.6)
     ),
     "boltzmann": RuleSpec(
-        lambda net, **kw: reinforce(**kw),
+        _reinforce,
         "boltzmann",
         True,
         "coordinated exploration: first hidden layer a Boltzmann machine, reward-modulated Hebbian "
@@ -103,7 +109,7 @@ RULES: dict[str, RuleSpec] = {
         units=("bernoulli",),
     ),
     "recurrent": RuleSpec(
-        lambda net, **kw: reinforce(**kw),
+        _reinforce,
         "recurrent",
         True,
         "coordinated exploration: first hidden layer recurrent (T steps), exact REINFORCE over the "
@@ -111,7 +117,7 @@ RULES: dict[str, RuleSpec] = {
         units=("bernoulli",),
     ),
     "boltzmann_joint": RuleSpec(
-        lambda net, **kw: reinforce(**kw),
+        _reinforce,
         "joint",
         True,
         "coordinated exploration: hidden layers and action sampled jointly by block Gibbs sweeps over a "
@@ -120,7 +126,7 @@ RULES: dict[str, RuleSpec] = {
         units=("bernoulli",),
     ),
     "recurrent_feedback": RuleSpec(
-        lambda net, **kw: reinforce(**kw),
+        _reinforce,
         "feedback",
         True,
         "coordinated exploration: recurrent hidden layers with untied feedback from the layer above, "

@@ -226,7 +226,8 @@ class TrainConfig(ConfigIO):
         choice("rule", self.rule, RULES)
         if self.unit:
             choice("unit", self.unit, HIDDEN_UNITS)
-        if RULES[self.rule].network != "deterministic" and self.hidden_unit not in RULES[self.rule].units:
+        network = RULES[self.rule].network
+        if network != "deterministic" and self.hidden_unit not in RULES[self.rule].units:
             raise ConfigError("unit", f"{self.rule} trains {' or '.join(RULES[self.rule].units)} hidden units, "
                               f"got {self.hidden_unit!r}; allowed: {', '.join(RULES[self.rule].units)}")
         choice("bias_init", self.bias_init, ("uniform", "zeros"))
@@ -234,7 +235,6 @@ class TrainConfig(ConfigIO):
         choice("gibbs_init", self.gibbs_init, ("forward", "previous"))
         choice("bm_rule", self.bm_rule, ("hebbian", "negative", "chain"))
         choice("lateral_init", self.lateral_init, ("glorot", "zeros"))
-        network = RULES[self.rule].network
         if self.bm_rule == "chain" and self.gibbs != "sequential" and network == "boltzmann":
             raise ConfigError("bm_rule", "chain scores every single Gibbs update and needs --gibbs sequential; "
                               "allowed with parallel: hebbian, negative")
@@ -257,12 +257,12 @@ class TrainConfig(ConfigIO):
         choice("sampler", self.sampler, SAMPLERS)
         choice("uwm_denominator", self.uwm_denominator, DENOMINATORS)
         choice("alignment", self.alignment, ("none", "exact", "ste"))
-        if self.alignment == "ste" and (RULES[self.rule].network != "stochastic" or self.hidden_unit == "gaussian"):
+        if self.alignment == "ste" and (network != "stochastic" or self.hidden_unit == "gaussian"):
             raise ConfigError("alignment", "ste alignment needs Bernoulli hidden units and a team rule; allowed: none, exact")
         if self.alignment == "exact":
             if self.task != "multiplexer" or self.bits > 11:
                 raise ConfigError("alignment", "exact alignment enumerates every input: multiplexer with --bits ≤ 11 only")
-            n_conf = 2 ** sum(self.hidden) if RULES[self.rule].network == "stochastic" else 1
+            n_conf = 2 ** sum(self.hidden) if network == "stochastic" else 1
             if self.hidden_unit == "gaussian" or n_conf * 2 > 2**13:
                 raise ConfigError("alignment", f"exact alignment enumerates 2^(sum of hidden widths) = {n_conf} "
                                   "configurations per input; allowed up to 4096 (e.g. --hidden 6 4)")
