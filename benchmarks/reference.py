@@ -70,10 +70,58 @@ print({steps} * {batch} / (time.perf_counter() - t0))
 
 WORKLOADS = {"weight_max": ("weight_max", _WM), "map_prop": ("map_prop", _MAP)}
 
+# The reference's RL entry points run unmodified (``runpy``) on a copy of their own CartPole config with
+# ``n_run = 1``, in a scratch working directory (they read ``config/`` and write ``result/`` relative to
+# it). Two compatibility shims, nothing else: NumPy 2 removed the ``np.int``/``np.float``
+# aliases the reference uses (restored as the builtins they aliased), and gym's 2020 API (``reset()``
+# returns the observation, ``step()`` a 4-tuple with ``info["TimeLimit.truncated"]``) is served by a
+# thin wrapper over gymnasium's CartPole-v1, which has the same dynamics. The wrapper counts env steps,
+# starts the clock after ``warmup`` steps and ends the process after ``steps`` more.
+_RL = """
+import importlib.util, os, runpy, sys, time, types
+import numpy as np
+np.int, np.float = int, float
+import gymnasium
+sys.path.insert(0, {path!r})
+os.chdir({work!r})
+np.random.seed(0)
+_count, _t0 = [0], [0.0]
+
+class _OldApi:
+    def __init__(self, env):
+        self.env, self.action_space, self.observation_space = env, env.action_space, env.observation_space
+        self._seeded = False
+    def reset(self):
+        obs, _ = self.env.reset(seed=None if self._seeded else 0)
+        self._seeded = True
+        return obs
+    def step(self, action):
+        _count[0] += 1
+        if _count[0] == {warmup}:
+            _t0[0] = time.perf_counter()
+        elif _count[0] == {warmup} + {steps}:
+            print({steps} / (time.perf_counter() - _t0[0]), flush=True)
+            os._exit(0)
+        obs, r, term, trunc, _ = self.env.step(int(action))
+        return obs, r, term or trunc, {{"TimeLimit.truncated": bool(trunc and not term)}}
+
+gym = types.ModuleType("gym")
+gym.spaces = gymnasium.spaces
+gym.make = lambda name: _OldApi(gymnasium.make(name))
+sys.modules["gym"], sys.modules["gym.spaces"] = gym, gymnasium.spaces
+sys.argv = [{main!r}, "-c", "bench.ini"]
+runpy.run_path(os.path.join({path!r}, {main!r}), run_name="__main__")
+"""
+
+RL_WORKLOADS = {  # plastix experiment: (repository, entry point, its config)
+    "weight-max/cartpole": ("weight_max", "main.py", "config_cp.ini"),
+    "map-prop/cartpole": ("map_prop", "main_rl.py", "config_cp.ini"),
+}
+
 
 def check_reference_dir(ref_dir: str | Path, workload: str) -> Path:
     """``DIR/<repository>`` holding the reference's ``util.py``; ``SystemExit`` (exit 2) naming what is missing."""
-    repo, _ = WORKLOADS[workload]
+    repo = WORKLOADS[workload][0] if workload in WORKLOADS else RL_WORKLOADS[workload][0]
     path = Path(ref_dir) / repo
     if not (path / "util.py").is_file():
         print(f"--reference-dir: {path} has no util.py; clone stephen-chung-mh/{repo} into {Path(ref_dir)} "
@@ -87,15 +135,41 @@ def reference_rate(ref_dir: str | Path, workload: str, batch: int, steps: int, w
     path = check_reference_dir(ref_dir, workload)
     code = WORKLOADS[workload][1].format(path=str(path), batch=batch) + _TIMING.format(
         warmup=warmup, steps=steps, batch=batch)
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return _run_one_core(cmd_code=code, what=workload)
+
+
+def _run_one_core(cmd_code: str, what: str, python: str = sys.executable) -> float:
+    """Run ``python -c cmd_code`` pinned to one core, one BLAS thread; the last line it prints, as a float."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg"}
     core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
-    cmd = [sys.executable, "-c", code]
+    cmd = [python, "-c", cmd_code]
     if core is not None and Path("/usr/bin/taskset").exists():
         cmd = ["taskset", "-c", str(core), *cmd]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     if r.returncode:
-        raise RuntimeError(f"the reference {workload} run failed:\n{r.stderr[-2000:]}")
+        raise RuntimeError(f"the reference {what} run failed:\n{r.stderr[-2000:]}")
     return float(r.stdout.strip().splitlines()[-1])
+
+
+def reference_rl_rate(ref_dir: str | Path, experiment: str, steps: int, warmup: int = 200) -> float:
+    """Env steps/s of the reference's own RL ``main`` on its CartPole config, one core, fresh process."""
+    import configparser
+    import tempfile
+
+    path = check_reference_dir(ref_dir, experiment)
+    _, main, config = RL_WORKLOADS[experiment]
+    with tempfile.TemporaryDirectory() as work:
+        cfg = configparser.ConfigParser(inline_comment_prefixes="#")
+        cfg.read(path / "config" / config)
+        cfg["USER"]["n_run"] = "1"
+        cfg["USER"]["max_eps"] = "100000"  # the step counter ends the run first
+        (Path(work) / "config").mkdir()
+        (Path(work) / "result").mkdir()
+        with open(Path(work) / "config" / "bench.ini", "w") as f:
+            cfg.write(f)
+        code = _RL.format(path=str(path), work=work, main=main, warmup=warmup, steps=steps)
+        return _run_one_core(code, experiment)
 
 
 def side_by_side_table(ref_dir: str | Path, workload: str, title: str, make_cfg, ref_steps: dict[int, int],
