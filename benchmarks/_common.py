@@ -58,14 +58,6 @@ def train_throughput(cfg: TrainConfig, repeats: int) -> float:
     return float(np.median([once() for _ in range(repeats)]))
 
 
-def side_by_side(reference, plastix, repeats: int) -> tuple[float, float, float]:
-    """The real reference and plastix timed in turn, A B A B …, ``repeats`` pairs: the medians of each
-    and the median of the per-pair ratios plastix / reference (a pair shares the machine's state)."""
-    pairs = [(reference(), plastix()) for _ in range(repeats)]
-    ref, plx = (float(np.median(v)) for v in zip(*pairs))
-    return ref, plx, float(np.median([p / r for r, p in pairs]))
-
-
 def numpy_adam_ascent(params, grads, m, v, lrs, t: int, eps: float) -> None:
     """The reference codes' hand-written Adam (ascent, in place), for the NumPy comparison loops."""
     for i, (p, g) in enumerate(zip(params, grads)):

@@ -161,8 +161,7 @@ def main() -> None:
 
 def real_reference(ref_dir: str, repeats: int, scale: float) -> None:
     """CartPole, WM and MAP-prop: the references' own RL programs against plastix, interleaved pairs."""
-    from _common import side_by_side
-    from reference import RL_WORKLOADS, check_reference_dir, reference_rl_rate
+    from reference import RL_WORKLOADS, check_reference_dir, reference_rl_rate, side_by_side
 
     for name in RL_WORKLOADS:
         check_reference_dir(ref_dir, name)

@@ -14,18 +14,40 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
+def _bench(script: str, *args: str) -> subprocess.CompletedProcess:
+    quick = ["--steps", "2"] if script == "bench_blur.py" else ["--quick"]
+    return subprocess.run([sys.executable, str(BENCH / script), *args, *quick, "--repeats", "1"],
+                          capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.parametrize("script, needle", [
     ("bench_reinforce.py", "weight_max"),
     ("bench_map_prop.py", "map_prop"),
     ("bench_rl.py", "weight_max"),
+    ("bench_copi.py", "ConstrainedParameterInference"),
+    ("bench_blur.py", "google-research"),
 ])
 def test_a_reference_dir_without_the_reference_is_one_line(script, needle, tmp_path):
-    r = subprocess.run([sys.executable, str(BENCH / script), "--reference-dir", str(tmp_path), "--quick",
-                        "--repeats", "1"], capture_output=True, text=True, timeout=300)
+    r = _bench(script, "--reference-dir", str(tmp_path))
     assert r.returncode == 2, r.stderr[-2000:]
     err = r.stderr.strip()
     assert "\n" not in err and err.startswith("--reference-dir:") and needle in err, err
     assert "|" not in r.stdout  # nothing timed, no table started
+
+
+@pytest.mark.parametrize("script, layout", [
+    ("bench_copi.py", "ConstrainedParameterInference/run.py"),
+    ("bench_blur.py", "google-research/blur/blur_meta.py"),
+])
+def test_a_reference_needing_another_python_asks_for_it(script, layout, tmp_path):
+    """COPI needs PyTorch, BLUR TensorFlow: neither is plastix's dependency, so the user names the Python."""
+    (tmp_path / layout).parent.mkdir(parents=True)
+    (tmp_path / layout).write_text("raise SystemExit('never run')\n")
+    r = _bench(script, "--reference-dir", str(tmp_path))
+    assert r.returncode == 2, r.stderr[-2000:]
+    err = r.stderr.strip()
+    assert "\n" not in err and err.startswith("--reference-python:"), err
+    assert "|" not in r.stdout
 
 
 def test_the_gym_shim_serves_the_old_api_and_counts_steps(tmp_path):
