@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 
 import jax
@@ -92,13 +91,10 @@ def real_reference(ref_dir: str, python: str, ds, steps: int, repeats: int) -> N
     features, which the reference's default spec does not compute), and the reference's work (both
     off, relu∘tanh hidden units as in its default spec). plastix takes U learning steps and a query
     step in both; the reference's graph takes U − 1 learning steps and two forward-only steps."""
-    from reference import check_blur_reference_dir, reference_blur_ms, side_by_side
+    from reference import check_blur_reference_dir, reference_blur_ms, require_python, side_by_side
 
     check_blur_reference_dir(ref_dir)
-    if not python:
-        print("--reference-python: give a Python with TensorFlow 2 and jax to run the reference with",
-              file=sys.stderr)
-        raise SystemExit(2)
+    require_python(python, "TensorFlow 2 and jax")
     nets = {
         "digits, plastix default (+ normalisation, Oja)": BlurNet((64, 64, 10), k=4),
         "digits, the reference's work": BlurNet((64, 64, 10), k=4, normalize=False, oja=False,

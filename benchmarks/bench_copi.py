@@ -98,10 +98,12 @@ def plastix_epoch(dataset: str, method: str, batches: int):
 
 
 def plastix_ms_fn(dataset: str, method: str, batches: int):
-    """Compile one epoch; the returned function times one more and returns ms per batch."""
+    """Compile one epoch: (function timing one more, in ms per batch; seconds of the compiling call)."""
     epoch = plastix_epoch(dataset, method, batches)
     key = jax.random.key(0)
+    t0 = time.perf_counter()
     jax.block_until_ready(epoch(key))
+    first = time.perf_counter() - t0
     calls = [0]
 
     def once() -> float:
@@ -110,25 +112,22 @@ def plastix_ms_fn(dataset: str, method: str, batches: int):
         jax.block_until_ready(epoch(jax.random.fold_in(key, calls[0])))
         return 1e3 * (time.perf_counter() - t0) / batches
 
-    return once
+    return once, first
 
 
 def real_reference(ref_dir: str, python: str, configs: list[str], repeats: int) -> None:
     """MNIST: the real COPI reference against plastix, interleaved pairs, both on both cores."""
-    from reference import check_copi_reference_dir, reference_copi_ms, side_by_side
+    from reference import check_copi_reference_dir, reference_copi_ms, require_python, side_by_side
 
     check_copi_reference_dir(ref_dir)
-    if not python:
-        print("--reference-python: give a Python with PyTorch and torchvision to run the reference with",
-              file=sys.stderr)
-        raise SystemExit(2)
+    require_python(python, "PyTorch and torchvision")
     print("\n| config | real reference ms per batch | plastix ms per batch | reference / plastix (median of pairs) |")
     print("|---|---|---|---|")
     for config in configs:
         dataset, method = config.split("/")
         if dataset != "mnist":
             continue
-        once = plastix_ms_fn(dataset, method, 40)
+        once, _ = plastix_ms_fn(dataset, method, 40)
         # side_by_side's ratio is plastix / reference on rates; on times, reference / plastix is the speed-up
         ref, plx, ratio = side_by_side(lambda: 1.0 / reference_copi_ms(ref_dir, method, python),
                                        lambda: 1.0 / once(), repeats)
@@ -137,18 +136,9 @@ def real_reference(ref_dir: str, python: str, configs: list[str], repeats: int) 
 
 def plastix_ms(dataset: str, method: str, batches: int, repeats: int) -> tuple[float, float]:
     """(median ms per batch, compile seconds) of one epoch of ``batches`` batches on random data."""
-    epoch = plastix_epoch(dataset, method, batches)
-    key = jax.random.key(0)
-    t0 = time.perf_counter()
-    jax.block_until_ready(epoch(key))
-    first = time.perf_counter() - t0
-    times = []
-    for r in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(epoch(jax.random.fold_in(key, r)))
-        times.append(time.perf_counter() - t0)
-    steady = float(np.median(times))
-    return 1e3 * steady / batches, max(first - steady, 0.0)
+    once, first = plastix_ms_fn(dataset, method, batches)
+    ms = float(np.median([once() for _ in range(repeats)]))
+    return ms, max(first - ms * batches / 1e3, 0.0)
 
 
 def torch_ms(python: str, config: str, batches: int, repeats: int) -> float:

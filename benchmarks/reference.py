@@ -78,7 +78,7 @@ WORKLOADS = {"weight_max": ("weight_max", _WM), "map_prop": ("map_prop", _MAP)}
 # thin wrapper over gymnasium's CartPole-v1, which has the same dynamics. The wrapper counts env steps,
 # starts the clock after ``warmup`` steps and ends the process after ``steps`` more.
 _RL = """
-import importlib.util, os, runpy, sys, time, types
+import os, runpy, sys, time, types
 import numpy as np
 np.int, np.float = int, float
 import gymnasium
@@ -148,21 +148,33 @@ def reference_rate(ref_dir: str | Path, workload: str, batch: int, steps: int, w
     path = check_reference_dir(ref_dir, workload)
     code = WORKLOADS[workload][1].format(path=str(path), batch=batch) + _TIMING.format(
         warmup=warmup, steps=steps, batch=batch)
-    return _run_one_core(cmd_code=code, what=workload)
+    return _run_python(code, workload)
 
 
-def _run_one_core(cmd_code: str, what: str, python: str = sys.executable) -> float:
-    """Run ``python -c cmd_code`` pinned to one core, one BLAS thread; the last line it prints, as a float."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "MPLBACKEND": "Agg"}
-    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
-    cmd = [python, "-c", cmd_code]
-    if core is not None and Path("/usr/bin/taskset").exists():
-        cmd = ["taskset", "-c", str(core), *cmd]
+def _run_python(code: str, what: str, python: str = sys.executable, one_core: bool = True,
+                env: dict | None = None) -> float:
+    """Run ``python -c code`` in a fresh process; the last line it prints, as a float.
+
+    ``one_core``: pinned to this process's first core, with one BLAS thread (the NumPy references);
+    otherwise on every core, with the caller's ``env`` additions (the two-thread references)."""
+    env = {**os.environ, "MPLBACKEND": "Agg", **(env or {})}
+    cmd = [python, "-c", code]
+    if one_core:
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
+        if core is not None and Path("/usr/bin/taskset").exists():
+            cmd = ["taskset", "-c", str(core), *cmd]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
     if r.returncode:
         raise RuntimeError(f"the reference {what} run failed:\n{r.stderr[-2000:]}")
     return float(r.stdout.strip().splitlines()[-1])
+
+
+def require_python(python: str, needs: str) -> None:
+    """``SystemExit`` (exit 2) when a reference needing another framework was given no Python to run it."""
+    if not python:
+        print(f"--reference-python: give a Python with {needs} to run the reference with", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def reference_rl_rate(ref_dir: str | Path, experiment: str, steps: int, warmup: int = 200) -> float:
@@ -182,7 +194,7 @@ def reference_rl_rate(ref_dir: str | Path, experiment: str, steps: int, warmup: 
         with open(Path(work) / "config" / "bench.ini", "w") as f:
             cfg.write(f)
         code = _RL.format(path=str(path), work=work, main=main, warmup=warmup, steps=steps)
-        return _run_one_core(code, experiment)
+        return _run_python(code, experiment)
 
 
 def side_by_side_table(ref_dir: str | Path, workload: str, title: str, make_cfg, ref_steps: dict[int, int],
@@ -349,8 +361,4 @@ def reference_blur_ms(ref_dir: str | Path, python: str, x, y, hidden: tuple[int,
         np.savez(data, x=np.asarray(x, np.float32), y=np.asarray(y, np.int32))
         code = _BLUR.format(root=str(root), data=str(data), hidden=tuple(hidden), k=k, unroll=unroll, batch=batch,
                             steps=steps)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        r = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=3600)
-    if r.returncode:
-        raise RuntimeError(f"the reference BLUR run failed:\n{r.stderr[-2000:]}")
-    return float(r.stdout.strip().splitlines()[-1])
+        return _run_python(code, "BLUR", python, one_core=False, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
