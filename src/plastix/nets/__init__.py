@@ -11,6 +11,7 @@ from plastix.nets._layers import LayerTrace as LayerTrace
 from plastix.nets._layers import Softmax as Softmax
 from plastix.nets._layers import glorot_init as glorot_init
 from plastix.nets._network import ACTIVATIONS as ACTIVATIONS
+from plastix.nets._network import GAUSSIAN_LINKS as GAUSSIAN_LINKS
 from plastix.nets._network import HIDDEN_UNITS as HIDDEN_UNITS
 from plastix.nets._network import OUTPUTS as OUTPUTS
 from plastix.nets._network import Network as Network

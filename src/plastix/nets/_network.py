@@ -114,16 +114,19 @@ def stochastic_mlp(
     sigma2: float | tuple[float, ...] = 1.0,
     bias_init: str = "uniform",
     lateral: Layer | None = None,
+    link: str = "softplus",
 ) -> Network:
     """A network of stochastic hidden units and a stochastic output layer.
 
     Args:
         n_in: inputs. hidden: hidden widths. n_out: output units (softmax: outcomes).
         unit: hidden units, ``"bernoulli"`` ({0,1}), ``"bernoulli_pm1"`` (±1) or ``"gaussian"``
-            (softplus link, variance ``sigma2``).
+            (link ``link``, variance ``sigma2``).
         output: ``"bernoulli"``, ``"softmax"`` or ``"gaussian"`` (identity link).
         tau: temperature, one value or one per layer (hidden..., output).
         sigma2: variance of Gaussian units, one value or one per layer (hidden..., output).
+        link: the link ``g`` of Gaussian hidden units, ``"softplus"`` (the MAP-prop code's
+            ``l_type = 0``, every release) or ``"relu"`` (``l_type = 1``).
         lateral: a lateral layer (:class:`~plastix.nets.Boltzmann`, :class:`~plastix.nets.Recurrent`)
             used as the first hidden layer instead of ``unit`` (its width replaces ``hidden[0]``).
     """
@@ -132,7 +135,7 @@ def stochastic_mlp(
     sig = _per_layer(sigma2, n_layers, "sigma2")
     layers: list[Layer] = []
     for n, t, s2 in zip(hidden, taus, sig):
-        layers.append(_hidden_layer(unit, n, t, s2, bias_init))
+        layers.append(_hidden_layer(unit, n, t, s2, bias_init, link))
     if lateral is not None:
         layers[0] = lateral
     layers.append(_output_layer(output, n_out, taus[-1], sig[-1], bias_init))
@@ -163,13 +166,15 @@ def deterministic_mlp(
     return Network(n_in, tuple(layers))
 
 
-def _hidden_layer(unit: str, n: int, tau: float, sigma2: float, bias_init: str) -> Layer:
+def _hidden_layer(unit: str, n: int, tau: float, sigma2: float, bias_init: str, link: str = "softplus") -> Layer:
     if unit == "bernoulli":
         return Bernoulli(n, bias_init=bias_init, tau=tau, values="01")  # type: ignore[arg-type]
     if unit == "bernoulli_pm1":
         return Bernoulli(n, bias_init=bias_init, tau=tau, values="pm1")  # type: ignore[arg-type]
     if unit == "gaussian":
-        return Gaussian(n, bias_init=bias_init, sigma2=sigma2, link="softplus")  # type: ignore[arg-type]
+        if link not in GAUSSIAN_LINKS:
+            raise ValueError(f"unknown Gaussian link {link!r}; allowed: {', '.join(GAUSSIAN_LINKS)}")
+        return Gaussian(n, bias_init=bias_init, sigma2=sigma2, link=link)  # type: ignore[arg-type]
     raise ValueError(f"unknown hidden unit {unit!r}; allowed: {', '.join(HIDDEN_UNITS)}")
 
 
@@ -184,5 +189,6 @@ def _output_layer(output: str, n: int, tau: float, sigma2: float, bias_init: str
 
 
 HIDDEN_UNITS = ("bernoulli", "bernoulli_pm1", "gaussian")
+GAUSSIAN_LINKS = ("softplus", "relu")  # the MAP-prop code's l_type 0 and 1
 OUTPUTS = ("bernoulli", "softmax", "gaussian")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "softplus", "identity")

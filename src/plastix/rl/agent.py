@@ -102,7 +102,8 @@ def make_agent(cfg: TrainConfig, n_obs: int, discrete: bool, n_actions: int, act
         critic = td_critic(n_obs, cfg.critic_hidden, cfg.bias_init)
     else:
         sig = cfg.critic_sigma2 * n_critic if len(cfg.critic_sigma2) == 1 else cfg.critic_sigma2
-        critic = map_prop_critic(n_obs, cfg.critic_hidden, sig, sampler, cfg.map_steps, cfg.map_update_adj)
+        critic = map_prop_critic(n_obs, cfg.critic_hidden, sig, sampler, cfg.map_steps, cfg.map_update_adj,
+                                 cfg.map_descent, cfg.gaussian_link)
     critic_opt = config_optimizer(cfg, schedules(cfg.critic_lr, cfg.critic_lr_end, cfg.lr_end_t, n_critic))
     kappa_c = cfg.gamma * cfg.critic_lambda
     span = action_high - action_low

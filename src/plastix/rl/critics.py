@@ -73,15 +73,17 @@ def td_critic(n_obs: int, hidden: tuple[int, ...] = (64, 32), bias_init: str = "
 
 
 def map_prop_critic(n_obs: int, hidden: tuple[int, ...], sigma2: tuple[float, ...], sampler: Sampler,
-                    steps: int = 20, update_adj: float = 0.5) -> Critic:
+                    steps: int = 20, update_adj: float = 0.5, descent: str = "fixed", link: str = "softplus") -> Critic:
     """Gaussian MAP-prop value network with the output gate (local) [ref P4].
 
     Args:
         sigma2: variances of the hidden layers and the output (one per layer).
         steps, update_adj: the minimisation (reference 20 steps of ``0.5σ²``).
+        descent, link: :func:`~plastix.rules.map_prop.minimise`'s descent and the hidden link
+            (reference: ``"fixed"``, ``"softplus"``).
     """
     net = stochastic_mlp(n_obs, tuple(hidden), 1, unit="gaussian", output="gaussian", sigma2=tuple(sigma2),
-                         bias_init="zeros")
+                         bias_init="zeros", link=link)
 
     def init(key):
         return net.init(key)
@@ -93,7 +95,7 @@ def map_prop_critic(n_obs: int, hidden: tuple[int, ...], sigma2: tuple[float, ..
 
     def value_and_eligibility(params, obs, key, carry):
         v, hs = carry  # the forward sample of this state, drawn (and valued) one step ago
-        settled = minimise(net, params, obs[None], hs, steps, update_adj)
+        settled = minimise(net, params, obs[None], hs, steps, update_adj, descent=descent)
         gated, _ = gate(settled, jnp.zeros(1))
         G = tuple({"W": t.x[0][:, None] * t.v[0][None, :], "b": t.v[0]} for t in gated)
         return v, G

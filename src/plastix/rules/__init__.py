@@ -18,6 +18,7 @@ from plastix.rules.ste import SURROGATES as SURROGATES
 from plastix.rules.ste import ste as ste
 from plastix.rules.uwm import DENOMINATORS as DENOMINATORS
 from plastix.rules.uwm import uwm as uwm
+from plastix.rules.map_prop import DESCENTS as DESCENTS
 from plastix.rules.map_prop import map_prop as map_prop
 from plastix.rules.weight_max import weight_max as weight_max
 from plastix.rules.traces import reset_traces as reset_traces
@@ -98,6 +99,7 @@ RULES: dict[str, RuleSpec] = {
         sign_output="softmax",
         units=("gaussian",),
         options=lambda cfg, task: {"baseline": cfg.baseline, "steps": cfg.map_steps, "update_adj": cfg.map_update_adj,
+                                   "descent": cfg.map_descent,
                                    "gate_output": task.action == "real"},  # the reference gates regression (§8.6)
     ),
     "boltzmann": RuleSpec(

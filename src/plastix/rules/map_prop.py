@@ -25,6 +25,18 @@ the reward ``target − μ_L`` uses the post-minimisation mean, as the reference
 Locality: the update of every unit is local REINFORCE; the minimisation phase sends each layer's
 eligibility down through the transposed forward weights ``W_{l+1}ᵀ`` (symmetric feedback), as in
 P4. The default step count (20) and step size (0.5σ²) are the reference's.
+
+Monotone descent (``descent="monotone"``, plastix [choice], not in P4 or its code): the fixed step
+``η_l = 0.5σ_l²`` is a stable gradient step only while the weights above a layer stay small (for a
+Gaussian layer under a Gaussian one, roughly ``‖W_{l+1}‖₂² < 3σ_{l+1}²/σ_l²``, from the curvature
+``1/σ_l² + ‖W_{l+1}‖₂²/σ_{l+1}²`` of the energy in ``H_l``). Once they grow past that, the 20
+synchronous steps *raise* the energy, by orders of magnitude, and the eligibilities computed at
+those values are noise; on 6-bit parity with equal rates in every layer this is what makes the
+weights run away and accuracy collapse (docs/families/teams.md). The monotone variant takes a step
+for a sample only if it does not raise that sample's energy (beyond a relative 1e-5 of round-off);
+otherwise that sample stays where it is and its step size halves. Where every fixed step lowers the
+energy (fresh softplus networks, oracle O7) the two are identical; the default stays the
+reference's ``"fixed"``.
 """
 
 from __future__ import annotations
@@ -40,6 +52,8 @@ from plastix.rules._baseline import BaselineState, make_baseline
 from plastix.types import Array, Params
 
 GATE_GUARD = 1e-12  # |y − μ_L| below this is treated as this (the reference does not guard) [choice]
+DESCENTS = ("fixed", "monotone")  # the minimisation's steps: the reference's, or energy-checked [choice]
+RISE_TOL = 1e-5  # monotone descent: a relative energy rise below this is round-off, not a rise [choice]
 
 
 class MapPropState(NamedTuple):
@@ -55,15 +69,21 @@ def _hidden_layers(net: Network) -> tuple[Gaussian, ...]:
 
 
 def minimise(net: Network, params: Params, x: Array, hs: tuple[Array, ...], steps: int = 20,
-             update_adj: float = 0.5, unroll: int = 1):
+             update_adj: float = 0.5, unroll: int = 1, descent: str = "fixed"):
     """Run ``steps`` synchronous energy-descent steps on the hidden values; the output is frozen.
 
     Args:
         hs: the values of every layer (hidden..., output) from the forward sample.
+        descent: ``"fixed"`` (the reference: every step is taken) or ``"monotone"`` (a step that
+            would raise a sample's energy is not taken, and that sample's step size halves).
 
     Returns:
         The trace of the network at the minimised hidden values (eligibilities recomputed).
     """
+    if descent == "monotone":
+        return _minimise_monotone(net, params, x, hs, steps, update_adj, unroll)
+    if descent != "fixed":
+        raise ValueError(f"unknown descent {descent!r}; allowed: {', '.join(DESCENTS)}")
     hidden = _hidden_layers(net)
     etas = [update_adj * layer.sigma2 for layer in hidden]
     out = hs[-1]
@@ -83,12 +103,44 @@ def minimise(net: Network, params: Params, x: Array, hs: tuple[Array, ...], step
     return net.trace(params, x, hid + (out,))
 
 
+def _energy_and_descent(net: Network, params: Params, x: Array, hid: tuple[Array, ...], out: Array):
+    """The energy per sample (B,) and ``−∂E/∂H_l`` for every hidden layer, at ``hid``."""
+    hidden = _hidden_layers(net)
+    trace = net.trace(params, x, hid + (out,))
+    e = sum(jnp.sum((t.h - t.mean) ** 2, axis=-1) / (2 * layer.sigma2) for t, layer in zip(trace[:-1], hidden))
+    e = e - net.output.log_prob(params[-1], trace[-1].x, out)
+    down = tuple((t.mean - t.h) / layer.sigma2 + trace[l + 1].v @ params[l + 1]["W"].T
+                 for l, (t, layer) in enumerate(zip(trace[:-1], hidden)))
+    return e, down
+
+
+def _minimise_monotone(net, params, x, hs, steps, update_adj, unroll):
+    """:func:`minimise` with energy-checked steps: per sample, a step that raises E (by more than
+    ``RISE_TOL`` relative, float round-off near the minimum) is not taken and the sample's step size
+    halves; a NaN energy counts as a rise."""
+    etas = [update_adj * layer.sigma2 for layer in _hidden_layers(net)]
+    out = hs[-1]
+    start = tuple(hs[:-1])
+    e0, d0 = _energy_and_descent(net, params, x, start, out)
+
+    def descend(carry, _):
+        hid, e, down, scale = carry
+        new = tuple(h + (scale * eta)[:, None] * d for h, eta, d in zip(hid, etas, down))
+        e_new, down_new = _energy_and_descent(net, params, x, new, out)
+        ok = e_new <= e + RISE_TOL * jnp.abs(e)  # NaN: not taken
+
+        def keep(a, b):
+            return jnp.where(ok[:, None], a, b)
+        return (tuple(map(keep, new, hid)), jnp.where(ok, e_new, e), tuple(map(keep, down_new, down)),
+                jnp.where(ok, scale, scale / 2)), None
+
+    (hid, *_), _ = jax.lax.scan(descend, (start, e0, d0, jnp.ones_like(e0)), None, length=steps, unroll=unroll)
+    return net.trace(params, x, hid + (out,))
+
+
 def energy(net: Network, params: Params, x: Array, hs: tuple[Array, ...]) -> Array:
     """The MAP-prop energy per sample, (B,) (oracle O7)."""
-    trace = net.trace(params, x, hs)
-    total = sum(jnp.sum((t.h - t.mean) ** 2, axis=-1) / (2 * layer.sigma2)
-                for t, layer in zip(trace[:-1], _hidden_layers(net)))
-    return total - net.output.log_prob(params[-1], trace[-1].x, hs[-1])
+    return _energy_and_descent(net, params, x, tuple(hs[:-1]), hs[-1])[0]
 
 
 def gate(trace, target: Array):
@@ -102,7 +154,7 @@ def gate(trace, target: Array):
 
 def map_prop(net: Network, steps: int = 20, update_adj: float = 0.5, gate_output: bool = False,
              baseline: str = "none", baseline_rate: float = 0.01, critic_lr: float = 1e-3,
-             unroll: int = 1) -> Rule:
+             unroll: int = 1, descent: str = "fixed") -> Rule:
     r"""MAP propagation (local; minimisation uses feedback through ``Wᵀ``).
 
     Args:
@@ -113,6 +165,8 @@ def map_prop(net: Network, steps: int = 20, update_adj: float = 0.5, gate_output
             output). The signal is then the target.
         baseline: reward baseline for the ungated rule (reference: none).
         unroll: ``lax.scan`` unroll of the minimisation loop (speed only).
+        descent: ``"fixed"`` (reference) or ``"monotone"`` (energy-checked steps, plastix
+            [choice]; see the module docstring).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -131,6 +185,8 @@ def map_prop(net: Network, steps: int = 20, update_adj: float = 0.5, gate_output
         S. Chung, *MAP Propagation Algorithm*, NeurIPS 2021 (arXiv 2010.07893).
     """
     _hidden_layers(net)
+    if descent not in DESCENTS:
+        raise ValueError(f"unknown descent {descent!r}; allowed: {', '.join(DESCENTS)}")
     if gate_output and not (isinstance(net.output, Gaussian) and net.output.n == 1):
         raise ValueError("the output gate needs one Gaussian output unit (regression, critics)")
     base_init, centre = make_baseline(baseline, baseline_rate, critic_lr)
@@ -140,7 +196,7 @@ def map_prop(net: Network, steps: int = 20, update_adj: float = 0.5, gate_output
 
     def update(trace, signal, state: MapPropState, params):
         x = trace[0].x
-        trace = minimise(net, params, x, tuple(t.h for t in trace), steps, update_adj, unroll)
+        trace = minimise(net, params, x, tuple(t.h for t in trace), steps, update_adj, unroll, descent)
         if gate_output:
             trace, reward = gate(trace, signal)
             bstate = state.baseline

@@ -17,10 +17,10 @@ from plastix.envs import ENVS
 from plastix.validation import ConfigError as ConfigError
 from plastix.validation import ConfigIO as ConfigIO
 from plastix.validation import at_least, between, choice, finite, widths
-from plastix.nets import ACTIVATIONS, HIDDEN_UNITS, OUTPUTS
+from plastix.nets import ACTIVATIONS, GAUSSIAN_LINKS, HIDDEN_UNITS, OUTPUTS
 from plastix.optim import OPTIMIZERS
 from plastix.random import SAMPLERS
-from plastix.rules import BASELINES, DENOMINATORS, RULES, SURROGATES
+from plastix.rules import BASELINES, DENOMINATORS, DESCENTS, RULES, SURROGATES
 from plastix.tasks import TASKS, address_bits
 from plastix.tasks.parity import MAX_BITS as PARITY_MAX_BITS
 
@@ -81,6 +81,11 @@ class TrainConfig(ConfigIO):
     """map_prop: energy-minimisation steps (reference 20)."""
     map_update_adj: float = 0.5
     """map_prop: minimisation step size as a fraction of each layer's σ² (reference 0.5)."""
+    map_descent: str = "fixed"
+    """map_prop: minimisation steps, fixed (reference: every step is taken) | monotone (a step that would raise
+    a sample's energy is not taken and that sample's step size halves; for fast-growing weights)."""
+    gaussian_link: str = "softplus"
+    """Link of Gaussian hidden units (map_prop): softplus (reference) | relu (the MAP-prop code's other l_type)."""
     sweeps: int = 10
     """boltzmann, boltzmann_joint: Gibbs sweeps after the initial state [choice]."""
     anneal: float = 1.0
@@ -244,6 +249,11 @@ class TrainConfig(ConfigIO):
         if self.lateral_lr is not None:
             finite("lateral_lr", self.lateral_lr, at_least=0)
         finite("map_update_adj", self.map_update_adj, above=0)
+        choice("map_descent", self.map_descent, DESCENTS)
+        choice("gaussian_link", self.gaussian_link, GAUSSIAN_LINKS)
+        if self.gaussian_link != "softplus" and network != "deterministic" and self.hidden_unit != "gaussian":
+            raise ConfigError("gaussian_link", f"applies to gaussian hidden units, and {self.rule} trains "
+                              f"{self.hidden_unit} units; allowed: softplus (the default)")
         finite("anneal", self.anneal, above=0)
         if network == "joint" and len(set(self.layer_taus)) > 1:
             raise ConfigError("tau", f"{self.rule} samples one Boltzmann distribution: give one --tau, got {self.tau}")

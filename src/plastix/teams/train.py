@@ -99,7 +99,7 @@ def build_network(cfg: TrainConfig, n_in: int, n_out: int, output: str) -> Netwo
         lateral = Recurrent(cfg.hidden[0], cfg.bias_init, taus[0], cfg.lateral_init,  # type: ignore[arg-type]
                             steps=cfg.recurrent_steps)
     return stochastic_mlp(n_in, cfg.hidden, n_out, unit=cfg.hidden_unit, output=output, tau=taus, sigma2=sig,
-                          bias_init=cfg.bias_init, lateral=lateral)
+                          bias_init=cfg.bias_init, lateral=lateral, link=cfg.gaussian_link)
 
 
 def config_optimizer(cfg: TrainConfig, rates) -> optax.GradientTransformation:
