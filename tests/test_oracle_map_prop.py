@@ -60,14 +60,15 @@ def _gaps(a, b):
     return num / den
 
 
-def _plain_minimisation(net, params, x, hs, steps, update_adj=0.5, synchronous=True, monotone=False):
+def _plain_minimisation(net, params, x, hs, steps, update_adj=0.5, synchronous=True, monotone=False, energies=None):
     """Spec §8.2 as a NumPy loop: every hidden layer steps on (μ_l − H_l)/σ_l² + v_{l+1} W_{l+1}ᵀ.
 
     ``monotone``: one sample at a time, a step is taken only if it does not raise that sample's energy;
-    otherwise the sample stays and its step size halves."""
+    otherwise the sample stays and its step size halves (each sample's energy after every step is appended
+    to ``energies``, if given)."""
     if monotone:
         rows = [_plain_monotone(net, params, np.asarray(x)[i:i + 1], [np.asarray(h)[i:i + 1] for h in hs],
-                                steps, update_adj) for i in range(np.asarray(x).shape[0])]
+                                steps, update_adj, energies) for i in range(np.asarray(x).shape[0])]
         return [np.concatenate(layer) for layer in zip(*rows)]
     P = [{k: np.asarray(v) for k, v in p.items()} for p in params]
     H, out = [np.asarray(h) for h in hs[:-1]], np.asarray(hs[-1])
@@ -98,7 +99,7 @@ def _plain_minimisation(net, params, x, hs, steps, update_adj=0.5, synchronous=T
     return H
 
 
-def _plain_monotone(net, params, x, hs, steps, update_adj):
+def _plain_monotone(net, params, x, hs, steps, update_adj, energies=None):
     """One sample of the monotone descent, written out with an energy function of its own."""
     P = [{k: np.asarray(v) for k, v in p.items()} for p in params]
     sp = lambda u: np.logaddexp(0.0, u)  # noqa: E731
@@ -117,12 +118,16 @@ def _plain_monotone(net, params, x, hs, steps, update_adj):
         return e + ((out - u) ** 2).sum() / (2 * net.output.sigma2)  # up to a constant
 
     H, scale = list(hs[:-1]), 1.0
+    trajectory = [energy_of(H)]
     for _ in range(steps):
         step = _plain_minimisation(net, params, x, tuple(H) + (out,), 1, update_adj * scale)
-        if energy_of(step) <= energy_of(H) + RISE_TOL * abs(energy_of(H)):
+        if energy_of(step) <= trajectory[-1] + RISE_TOL * abs(trajectory[-1]):
             H = step
         else:
             scale /= 2
+        trajectory.append(energy_of(H))
+    if energies is not None:
+        energies.append(trajectory)
     return H
 
 
@@ -149,14 +154,17 @@ def test_monotone_descent_equals_a_plain_loop_and_never_raises_the_energy(sizes,
         e0 = energy(net, params, x, hs)
         fixed = minimise(net, params, x, hs, steps=20)
         assert float(jnp.mean(energy(net, params, x, tuple(t.h for t in fixed)) > e0)) > 0.5
-        star = minimise(net, params, x, hs, steps=20, descent="monotone")
-        want = _plain_minimisation(net, params, x, hs, 20, monotone=True)
-        for t, h in zip(star[:-1], want):
-            np.testing.assert_allclose(np.asarray(t.h), h, rtol=1e-9, atol=1e-11)
-        e = jnp.stack([energy(net, params, x, tuple(t.h for t in minimise(net, params, x, hs, k, descent="monotone")))
-                       for k in range(21)])
-        assert float(jnp.max(jnp.diff(e, axis=0) / jnp.abs(e[:-1]))) <= RISE_TOL
-        assert float(jnp.mean(e[-1] < e0)) > 0.9
+        trajectories = []  # (samples, 21) energies of the written-out loop
+        want = _plain_minimisation(net, params, x, hs, 20, monotone=True, energies=trajectories)
+        for k in (5, 20):  # the implementation follows the loop along the way and at the end
+            star = minimise(net, params, x, hs, steps=k, descent="monotone")
+            mid = _plain_minimisation(net, params, x, hs, k, monotone=True) if k < 20 else want
+            for t, h in zip(star[:-1], mid):
+                np.testing.assert_allclose(np.asarray(t.h), h, rtol=1e-9, atol=1e-11)
+        e = np.asarray(trajectories)
+        assert np.max(np.diff(e, axis=1) / np.abs(e[:, :-1])) <= RISE_TOL
+        e20 = energy(net, params, x, tuple(t.h for t in star))
+        assert float(jnp.mean(e20 < e0)) > 0.9
 
 
 def test_monotone_descent_is_the_reference_where_every_fixed_step_descends():
