@@ -68,6 +68,33 @@ def _hidden_layers(net: Network) -> tuple[Gaussian, ...]:
     return hidden  # type: ignore[return-value]
 
 
+def _check_descent(descent: str) -> None:
+    if descent not in DESCENTS:
+        raise ValueError(f"unknown descent {descent!r}; allowed: {', '.join(DESCENTS)}")
+
+
+def _first_mean(net: Network, params: Params, x: Array, h1: Array) -> Array:
+    """μ_1 = g(x W_1 + b_1): the input is fixed during the minimisation, so this is loop-invariant."""
+    return net.layers[0].trace(params[0], x, h1).mean
+
+
+def _settle(net: Network, params: Params, mu_first: Array, hid: tuple[Array, ...], out: Array):
+    """At the hidden values ``hid`` (output frozen at ``out``): every hidden layer's mean ``μ_l`` and
+    ``−∂E/∂H_l = (μ_l − H_l)/σ_l² + v_{l+1} W_{l+1}ᵀ``, with ``v_{l+1}`` from the layer above's trace."""
+    above = [layer.trace(p, below, h)  # layers 2..L at the current values
+             for layer, p, below, h in zip(net.layers[1:], params[1:], hid, hid[1:] + (out,))]
+    means = (mu_first,) + tuple(t.mean for t in above[:-1])
+    down = tuple((mu - h) / layer.sigma2 + t_up.v @ params[l + 1]["W"].T
+                 for l, (h, layer, mu, t_up) in enumerate(zip(hid, _hidden_layers(net), means, above)))
+    return means, down
+
+
+def _energy_at(net: Network, params: Params, hid: tuple[Array, ...], means: tuple[Array, ...], out: Array) -> Array:
+    """E per sample, (B,), from the hidden values and their means (:func:`_settle`)."""
+    e = sum(jnp.sum((h - mu) ** 2, axis=-1) / (2 * layer.sigma2) for h, mu, layer in zip(hid, means, _hidden_layers(net)))
+    return e - net.output.log_prob(params[-1], hid[-1], out)
+
+
 def minimise(net: Network, params: Params, x: Array, hs: tuple[Array, ...], steps: int = 20,
              update_adj: float = 0.5, unroll: int = 1, descent: str = "fixed"):
     """Run ``steps`` synchronous energy-descent steps on the hidden values; the output is frozen.
@@ -75,58 +102,29 @@ def minimise(net: Network, params: Params, x: Array, hs: tuple[Array, ...], step
     Args:
         hs: the values of every layer (hidden..., output) from the forward sample.
         descent: ``"fixed"`` (the reference: every step is taken) or ``"monotone"`` (a step that
-            would raise a sample's energy is not taken, and that sample's step size halves).
+            would raise a sample's energy by more than ``RISE_TOL`` relative, float round-off near
+            the minimum, is not taken, and that sample's step size halves; a NaN energy counts as a
+            rise).
 
     Returns:
         The trace of the network at the minimised hidden values (eligibilities recomputed).
     """
-    if descent == "monotone":
-        return _minimise_monotone(net, params, x, hs, steps, update_adj, unroll)
-    if descent != "fixed":
-        raise ValueError(f"unknown descent {descent!r}; allowed: {', '.join(DESCENTS)}")
-    hidden = _hidden_layers(net)
-    etas = [update_adj * layer.sigma2 for layer in hidden]
-    out = hs[-1]
-    mu_first = net.layers[0].trace(params[0], x, hs[0]).mean  # x is fixed: μ_1 is loop-invariant
-
-    def descend(hid, _):
-        above = [layer.trace(p, below, h)  # layers 2..L at the current values
-                 for layer, p, below, h in zip(net.layers[1:], params[1:], hid, hid[1:] + (out,))]
-        means = (mu_first,) + tuple(t.mean for t in above[:-1])
-        new = tuple(
-            h + eta * ((mu - h) / layer.sigma2 + t_up.v @ params[l + 1]["W"].T)
-            for l, (h, eta, layer, mu, t_up) in enumerate(zip(hid, etas, hidden, means, above))
-        )
-        return new, None
-
-    hid, _ = jax.lax.scan(descend, tuple(hs[:-1]), None, length=steps, unroll=unroll)
-    return net.trace(params, x, hid + (out,))
-
-
-def _energy_and_descent(net: Network, params: Params, x: Array, hid: tuple[Array, ...], out: Array):
-    """The energy per sample (B,) and ``−∂E/∂H_l`` for every hidden layer, at ``hid``."""
-    hidden = _hidden_layers(net)
-    trace = net.trace(params, x, hid + (out,))
-    e = sum(jnp.sum((t.h - t.mean) ** 2, axis=-1) / (2 * layer.sigma2) for t, layer in zip(trace[:-1], hidden))
-    e = e - net.output.log_prob(params[-1], trace[-1].x, out)
-    down = tuple((t.mean - t.h) / layer.sigma2 + trace[l + 1].v @ params[l + 1]["W"].T
-                 for l, (t, layer) in enumerate(zip(trace[:-1], hidden)))
-    return e, down
-
-
-def _minimise_monotone(net, params, x, hs, steps, update_adj, unroll):
-    """:func:`minimise` with energy-checked steps: per sample, a step that raises E (by more than
-    ``RISE_TOL`` relative, float round-off near the minimum) is not taken and the sample's step size
-    halves; a NaN energy counts as a rise."""
+    _check_descent(descent)
     etas = [update_adj * layer.sigma2 for layer in _hidden_layers(net)]
     out = hs[-1]
-    start = tuple(hs[:-1])
-    e0, d0 = _energy_and_descent(net, params, x, start, out)
+    mu_first = _first_mean(net, params, x, hs[0])
 
-    def descend(carry, _):
+    def step(hid, down, scale=1.0):
+        return tuple(h + scale * eta * d for h, eta, d in zip(hid, etas, down))
+
+    def fixed(hid, _):
+        return step(hid, _settle(net, params, mu_first, hid, out)[1]), None
+
+    def monotone(carry, _):
         hid, e, down, scale = carry
-        new = tuple(h + (scale * eta)[:, None] * d for h, eta, d in zip(hid, etas, down))
-        e_new, down_new = _energy_and_descent(net, params, x, new, out)
+        new = step(hid, down, scale[:, None])
+        means, down_new = _settle(net, params, mu_first, new, out)
+        e_new = _energy_at(net, params, new, means, out)
         ok = e_new <= e + RISE_TOL * jnp.abs(e)  # NaN: not taken
 
         def keep(a, b):
@@ -134,13 +132,21 @@ def _minimise_monotone(net, params, x, hs, steps, update_adj, unroll):
         return (tuple(map(keep, new, hid)), jnp.where(ok, e_new, e), tuple(map(keep, down_new, down)),
                 jnp.where(ok, scale, scale / 2)), None
 
-    (hid, *_), _ = jax.lax.scan(descend, (start, e0, d0, jnp.ones_like(e0)), None, length=steps, unroll=unroll)
+    start = tuple(hs[:-1])
+    if descent == "fixed":
+        hid, _ = jax.lax.scan(fixed, start, None, length=steps, unroll=unroll)
+    else:
+        means, down = _settle(net, params, mu_first, start, out)
+        e0 = _energy_at(net, params, start, means, out)
+        (hid, *_), _ = jax.lax.scan(monotone, (start, e0, down, jnp.ones_like(e0)), None, length=steps, unroll=unroll)
     return net.trace(params, x, hid + (out,))
 
 
 def energy(net: Network, params: Params, x: Array, hs: tuple[Array, ...]) -> Array:
     """The MAP-prop energy per sample, (B,) (oracle O7)."""
-    return _energy_and_descent(net, params, x, tuple(hs[:-1]), hs[-1])[0]
+    hid, out = tuple(hs[:-1]), hs[-1]
+    means, _ = _settle(net, params, _first_mean(net, params, x, hs[0]), hid, out)
+    return _energy_at(net, params, hid, means, out)
 
 
 def gate(trace, target: Array):
@@ -185,8 +191,7 @@ def map_prop(net: Network, steps: int = 20, update_adj: float = 0.5, gate_output
         S. Chung, *MAP Propagation Algorithm*, NeurIPS 2021 (arXiv 2010.07893).
     """
     _hidden_layers(net)
-    if descent not in DESCENTS:
-        raise ValueError(f"unknown descent {descent!r}; allowed: {', '.join(DESCENTS)}")
+    _check_descent(descent)
     if gate_output and not (isinstance(net.output, Gaussian) and net.output.n == 1):
         raise ValueError("the output gate needs one Gaussian output unit (regression, critics)")
     base_init, centre = make_baseline(baseline, baseline_rate, critic_lr)
