@@ -96,6 +96,7 @@ def test_resume_after_interruption_gives_identical_metrics(tmp_path, monkeypatch
         (["--rule", "map_prop", "--map-descent", "exact"], "--map-descent: unknown value 'exact'; allowed: fixed, monotone"),
         (["--rule", "map_prop", "--gaussian-link", "tanh"], "--gaussian-link: unknown value 'tanh'; allowed: softplus, relu"),
         (["--rule", "reinforce", "--gaussian-link", "relu"], "--gaussian-link: applies to gaussian hidden units"),
+        (["--rule", "backprop", "--gaussian-link", "relu"], "backprop trains deterministic units (their activation is --activation)"),
         (["--rule", "boltzmann", "--bm-rule", "chain"], "--bm-rule: chain scores every single Gibbs update"),
         (["--rule", "boltzmann", "--gibbs", "metropolis"], "--gibbs: unknown value"),
         (["--rule", "boltzmann_joint", "--task", "regression"],

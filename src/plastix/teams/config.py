@@ -251,9 +251,11 @@ class TrainConfig(ConfigIO):
         finite("map_update_adj", self.map_update_adj, above=0)
         choice("map_descent", self.map_descent, DESCENTS)
         choice("gaussian_link", self.gaussian_link, GAUSSIAN_LINKS)
-        if self.gaussian_link != "softplus" and network != "deterministic" and self.hidden_unit != "gaussian":
-            raise ConfigError("gaussian_link", f"applies to gaussian hidden units, and {self.rule} trains "
-                              f"{self.hidden_unit} units; allowed: softplus (the default)")
+        if self.gaussian_link != "softplus" and (network == "deterministic" or self.hidden_unit != "gaussian"):
+            units = "deterministic units (their activation is --activation)" if network == "deterministic" \
+                else f"{self.hidden_unit} units"
+            raise ConfigError("gaussian_link", f"applies to gaussian hidden units, and {self.rule} trains {units}; "
+                              "allowed: softplus (the default)")
         finite("anneal", self.anneal, above=0)
         if network == "joint" and len(set(self.layer_taus)) > 1:
             raise ConfigError("tau", f"{self.rule} samples one Boltzmann distribution: give one --tau, got {self.tau}")
